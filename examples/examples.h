@@ -1,0 +1,48 @@
+/* examples.h - the built-in example workloads run by `strata run` and the
+ * tests: each builds a chip, runs an orchestration and checks the result
+ * against a sequential reference. */
+#ifndef STRATA_EXAMPLES_H
+#define STRATA_EXAMPLES_H
+
+#include <stdio.h>
+
+#include "strata.h"
+
+/* Options shared by the examples (from the CLI). */
+typedef struct strata_example_opts {
+  strata_chip_config cfg; /* chip configuration (field_mask selects fields) */
+  uint64_t tasks;         /* workload size (random DAG: tasks) */
+  uint64_t seed;          /* random seed */
+  uint32_t size;          /* matmul: matrix order; vector: length */
+} strata_example_opts;
+
+/* Result of one example run. */
+typedef struct strata_example_result {
+  int status;              /* run status (0 = ok) */
+  int check;               /* 1 = matches the sequential reference */
+  strata_run_info info;    /* run details */
+  double values[8];        /* first result values, for display */
+  int nvalues;
+  char detail[256];        /* what was checked / what mismatched */
+} strata_example_result;
+
+typedef int (*strata_example_fn)(const strata_example_opts *opts, strata_example_result *res);
+
+typedef struct strata_example {
+  const char *name, *summary;
+  strata_example_fn run;
+} strata_example;
+
+/* NULL-terminated list of examples; lookup by name (NULL if unknown). */
+const strata_example *strata_examples(void);
+const strata_example *strata_example_find(const char *name);
+
+int strata_example_vector(const strata_example_opts *o, strata_example_result *r);
+int strata_example_matmul(const strata_example_opts *o, strata_example_result *r);
+int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
+
+/* Create a chip from opts->cfg; on failure fill r and return the status. */
+int strata_example_chip(const strata_example_opts *o, strata_example_result *r,
+                        strata_chip **chip);
+
+#endif

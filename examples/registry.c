@@ -1,0 +1,30 @@
+/* registry.c - the list of built-in examples and shared helpers. */
+#include <string.h>
+
+#include "examples.h"
+
+static const strata_example list[] = {
+    {"vector", "c=a+b; d=c+1; e=c+2; g=d*e; f=g+c on float vectors", strata_example_vector},
+    {"matmul", "tiled matrix multiply C=A*B (AIC kernels, views of one buffer)",
+     strata_example_matmul},
+    {"dag", "random DAG of tiny tasks checked against a sequential run",
+     strata_example_random_dag},
+    {NULL, NULL, NULL}};
+
+const strata_example *strata_examples(void) { return list; }
+
+const strata_example *strata_example_find(const char *name) {
+  for (const strata_example *e = list; name && e->name; e++)
+    if (strcmp(e->name, name) == 0) return e;
+  return NULL;
+}
+
+int strata_example_chip(const strata_example_opts *o, strata_example_result *r,
+                        strata_chip **chip) {
+  int rc = strata_chip_create(&o->cfg, chip);
+  if (rc != 0) {
+    r->status = rc;
+    snprintf(r->info.message, sizeof(r->info.message), "%s", strata_last_error());
+  }
+  return rc;
+}

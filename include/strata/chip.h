@@ -1,0 +1,257 @@
+/* strata/chip.h - the L2 chip runtime: a simulated chip (cores are threads,
+ * device memory is host memory) that runs a task graph built by an
+ * orchestration function.
+ *
+ * Typical use:
+ *   strata_chip_config cfg;  strata_chip_config_init(&cfg);
+ *   strata_chip *chip;       strata_chip_create(&cfg, &chip);
+ *   uint32_t add;            strata_chip_register_kernel(chip, "add", k_add,
+ *                                                        STRATA_CORE_AIV, &add);
+ *   strata_run_info info;    rc = strata_chip_run(chip, my_orch, my_args, &info);
+ *   strata_chip_destroy(chip);
+ *
+ * The orchestration function runs on the chip's orchestrator thread and
+ * submits tasks; dependencies are inferred from the tensors (address-range
+ * overlap of views of one buffer) plus explicit ones. The run returns when
+ * every task has finished, or with the first error latched.
+ */
+#ifndef STRATA_CHIP_H
+#define STRATA_CHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits ------------------------------------------------------------ */
+#define STRATA_MAX_TENSOR_ARGS 16 /* tensor arguments of one task */
+#define STRATA_MAX_SCALAR_ARGS 8  /* scalar arguments of one task */
+#define STRATA_MAX_EXPLICIT_DEPS 8 /* explicit dependencies of one task */
+#define STRATA_MAX_DEPS 64        /* producers of one task (DEPENDENCY_OVERFLOW) */
+#define STRATA_MAX_KERNELS 256    /* registered kernels of one chip */
+#define STRATA_MAX_SCOPE_DEPTH 64 /* nesting of scopes */
+#define STRATA_NUM_RINGS 4        /* ring = min(scope depth, 3) */
+
+/* ---- types ------------------------------------------------------------- */
+typedef struct strata_chip strata_chip;
+typedef struct strata_orch strata_orch;             /* orchestration context */
+typedef struct strata_kernel_ctx strata_kernel_ctx; /* kernel context */
+
+typedef enum strata_core_kind {
+  STRATA_CORE_AIC = 0, /* matrix core: one per cluster */
+  STRATA_CORE_AIV = 1  /* vector core: two per cluster */
+} strata_core_kind;
+
+typedef enum strata_dtype {
+  STRATA_DT_U8 = 0,
+  STRATA_DT_I32,
+  STRATA_DT_I64,
+  STRATA_DT_F16,
+  STRATA_DT_BF16,
+  STRATA_DT_F32,
+  STRATA_DT_F64
+} strata_dtype;
+
+/* Argument tags: how a task uses a tensor. */
+typedef enum strata_arg_tag {
+  STRATA_INPUT = 0,           /* read: waits for earlier writers */
+  STRATA_OUTPUT = 1,          /* runtime-allocated, freed when its scope ends */
+  STRATA_INOUT = 2,           /* read + write an existing tensor */
+  STRATA_OUTPUT_EXISTING = 3, /* write an existing tensor */
+  STRATA_NO_DEP = 4           /* passed to the kernel, never tracked */
+} strata_arg_tag;
+
+/* A tensor is a byte range of a buffer. Views share the buffer's `base`, and
+ * dependencies are inferred between overlapping ranges of one base. Treat
+ * the fields as read-only; build tensors with the functions below. */
+typedef struct strata_tensor {
+  void *data;         /* first byte */
+  void *base;         /* buffer this is a view of */
+  size_t bytes;       /* length in bytes */
+  strata_dtype dtype; /* element type */
+  uint64_t owner;     /* internal: producing task of a runtime output, or 0 */
+} strata_tensor;
+
+/* Handle of a submitted task (0 = none). */
+typedef struct strata_task_ref {
+  uint64_t id;
+} strata_task_ref;
+
+/* Task argument list, built on the stack with strata_args_*(). Builder errors
+ * are sticky and reported by strata_orch_submit() as INVALID_ARGS. */
+typedef struct strata_args {
+  uint32_t ntensors, nscalars, ndeps, held;
+  int error;
+  strata_tensor tensors[STRATA_MAX_TENSOR_ARGS];
+  strata_tensor *outputs[STRATA_MAX_TENSOR_ARGS]; /* written back at submit */
+  uint8_t tags[STRATA_MAX_TENSOR_ARGS];
+  uint64_t scalars[STRATA_MAX_SCALAR_ARGS];
+  strata_task_ref deps[STRATA_MAX_EXPLICIT_DEPS];
+} strata_args;
+
+typedef void (*strata_kernel_fn)(strata_kernel_ctx *ctx);
+typedef void (*strata_orch_fn)(strata_orch *orch, void *args);
+
+/* ---- configuration ----------------------------------------------------- */
+/* Bits of strata_chip_config.field_mask: a field is used only if its bit is
+ * set; otherwise the environment variable named in brackets, then the
+ * built-in default, applies. */
+enum {
+  STRATA_CFG_SCHED_THREADS = 1u << 0,    /* default 3 */
+  STRATA_CFG_CLUSTERS = 1u << 1,         /* default 3 (1 AIC + 2 AIV each) */
+  STRATA_CFG_TASK_WINDOW = 1u << 2,      /* [PTO2_RING_TASK_WINDOW] 16384 */
+  STRATA_CFG_HEAP_BYTES = 1u << 3,       /* [PTO2_RING_HEAP] 256 MiB */
+  STRATA_CFG_DEP_POOL = 1u << 4,         /* [PTO2_RING_DEP_POOL] 16384 */
+  STRATA_CFG_SCHED_TIMEOUT = 1u << 5,    /* [STRATA_SCHEDULER_TIMEOUT_MS] 5000 */
+  STRATA_CFG_SYNC_TIMEOUT = 1u << 6,     /* [STRATA_STREAM_SYNC_TIMEOUT_MS] 2000 */
+  STRATA_CFG_RING_WAIT_TIMEOUT = 1u << 7, /* [STRATA_RING_WAIT_TIMEOUT_MS] 5000 */
+  STRATA_CFG_TENSOR_WAIT_TIMEOUT = 1u << 8, /* [STRATA_TENSOR_WAIT_TIMEOUT_MS] 10000 */
+  STRATA_CFG_STALL_REPORT = 1u << 9,     /* [STRATA_STALL_REPORT_MS] 1000 */
+  STRATA_CFG_LEGACY = 1u << 10,          /* [STRATA_LEGACY_SCHED_TIMEOUT] 0 */
+  STRATA_CFG_LEGACY_IDLE_CAP = 1u << 11, /* [STRATA_LEGACY_IDLE_CAP] 1000 */
+  STRATA_CFG_SCOPE_TASKS = 1u << 12,     /* [STRATA_SCOPE_TASKS_CAP] 65536 */
+  STRATA_CFG_INIT_DELAY = 1u << 13,      /* [STRATA_FAULT_CHIP_INIT_DELAY_MS] 0 */
+  STRATA_CFG_JOIN_GRACE = 1u << 14       /* [STRATA_JOIN_GRACE_MS] 2000 */
+};
+
+typedef struct strata_chip_config {
+  uint64_t field_mask;
+  uint32_t sched_threads;          /* scheduler threads, 1..64 */
+  uint32_t clusters;               /* clusters of 1 AIC + 2 AIV cores, 1..64 */
+  uint32_t task_window;            /* task slots per ring, power of two >= 4 */
+  uint64_t heap_bytes;             /* output heap per ring, >= 4096 */
+  uint32_t dep_pool;               /* dependency entries per ring, >= 1 */
+  uint32_t scheduler_timeout_ms;   /* SCHEDULER_TIMEOUT_MS: hang budget */
+  uint32_t stream_sync_timeout_ms; /* STREAM_SYNC_TIMEOUT_MS; 0 = unbounded */
+  uint32_t ring_wait_timeout_ms;   /* back-pressure wait with no progress */
+  uint32_t tensor_wait_timeout_ms; /* strata_orch_wait_tensor() budget */
+  uint32_t stall_report_ms;        /* STALL diagnostics period; 0 = never */
+  uint32_t legacy_sched_timeout;   /* 1 = old idle-iteration-cap detector */
+  uint32_t legacy_idle_cap;        /* idle iterations (~1 ms each) in legacy */
+  uint32_t scope_tasks_cap;        /* output-owning tasks held by open scopes */
+  uint32_t init_delay_ms;          /* fault injection: sleep in create */
+  uint32_t join_grace_ms;          /* wait for threads after a cancel */
+} strata_chip_config;
+
+/* Fill *cfg with field_mask 0 (every field from environment or default) and
+ * the resolved values, so callers may read them. cfg must not be NULL. */
+STRATA_API void strata_chip_config_init(strata_chip_config *cfg);
+
+/* ---- chip lifecycle ---------------------------------------------------- */
+/* Create and initialise a chip: resolves the configuration (invalid
+ * environment values warn and keep the default; invalid explicit fields
+ * fail with EINVAL), reserves the device arena (address space only: cost does
+ * not grow with heap size). cfg may be NULL for all defaults. On success
+ * *out owns the chip; on failure *out is untouched. */
+STRATA_API int strata_chip_create(const strata_chip_config *cfg,
+                                  strata_chip **out);
+
+/* Resolved configuration of a chip (never NULL). */
+STRATA_API const strata_chip_config *strata_chip_get_config(const strata_chip *chip);
+
+/* Register a kernel; *id receives its id for strata_orch_submit(). Not
+ * allowed during a run (EBUSY). name is copied; may be NULL. */
+STRATA_API int strata_chip_register_kernel(strata_chip *chip, const char *name,
+                                           strata_kernel_fn fn,
+                                           strata_core_kind kind, uint32_t *id);
+
+/* Outcome of one run. */
+typedef struct strata_run_info {
+  int status;          /* same as strata_chip_run's return */
+  int raw_status;      /* SPEC §2 header status: -orch code, else -sched code */
+  int orch_code;       /* latched orchestrator code (1..10) or 0 */
+  int sched_code;      /* latched scheduler code (100) or 0 */
+  int sched_thread;    /* scheduler thread that latched sched_code, or -1 */
+  uint64_t report_bitmap; /* scheduler threads that reported an error */
+  uint64_t tasks_submitted, tasks_completed, tasks_failed, tasks_poisoned;
+  uint64_t stall_reports; /* STALL diagnostics logged */
+  uint64_t elapsed_ns;    /* launch to end of stream sync */
+  char message[512];      /* what failed and how to fix it; "" on success */
+} strata_run_info;
+
+/* Launch schedulers, cores and the orchestrator running orch(orch_ctx, args),
+ * then stream-sync: wait for the run for at most STREAM_SYNC_TIMEOUT_MS.
+ * Returns 0, or: an orchestrator code, SCHEDULER_TIMEOUT, STREAM_SYNC_TIMEOUT
+ * (the run was cancelled), TASK_FAILED, CHIP_WEDGED, EBUSY (run in progress).
+ * info may be NULL. One run at a time per chip. */
+STRATA_API int strata_chip_run(strata_chip *chip, strata_orch_fn orch,
+                               void *args, strata_run_info *info);
+
+/* Release the chip. Returns EBUSY (and does nothing) during a run. A wedged
+ * chip leaks its arena on purpose: a stuck thread may still touch it. */
+STRATA_API int strata_chip_destroy(strata_chip *chip);
+
+/* ---- tensors ----------------------------------------------------------- */
+/* A tensor over caller memory (not owned by strata). */
+STRATA_API strata_tensor strata_tensor_external(void *data, size_t bytes,
+                                                strata_dtype dtype);
+/* A view [offset, offset+bytes) of t; sets data NULL if out of range. */
+STRATA_API strata_tensor strata_tensor_view(const strata_tensor *t,
+                                            size_t offset, size_t bytes);
+/* Size in bytes of one element of dtype. */
+STRATA_API size_t strata_dtype_size(strata_dtype dtype);
+
+/* ---- task arguments ---------------------------------------------------- */
+STRATA_API void strata_args_init(strata_args *a);
+/* Add a tensor with tag INPUT, INOUT, OUTPUT_EXISTING or NO_DEP. */
+STRATA_API void strata_args_tensor(strata_args *a, strata_arg_tag tag,
+                                   const strata_tensor *t);
+/* Add a runtime-allocated OUTPUT of `bytes`; *t is filled at submit and is
+ * valid until the enclosing scope ends. */
+STRATA_API void strata_args_output(strata_args *a, strata_tensor *t,
+                                   size_t bytes, strata_dtype dtype);
+STRATA_API void strata_args_scalar(strata_args *a, uint64_t value);
+STRATA_API void strata_args_scalar_f64(strata_args *a, double value);
+/* Explicit dependency on an earlier task. */
+STRATA_API void strata_args_dep(strata_args *a, strata_task_ref task);
+/* The task is held: it will not start until strata_orch_release(). */
+STRATA_API void strata_args_hold(strata_args *a);
+
+/* ---- orchestration (call only from the orchestration function) ---------- */
+/* Submit a task running kernel `kernel`. *out (may be NULL) receives its
+ * handle. Blocks while a ring is full (back-pressure). On failure the error
+ * is latched for the run (first error wins) and later calls fail fast. */
+STRATA_API int strata_orch_submit(strata_orch *o, uint32_t kernel,
+                                  strata_args *a, strata_task_ref *out);
+/* Open / close a scope. Outputs of tasks submitted inside a scope are freed
+ * once the scope ends and their consumers finish. */
+STRATA_API int strata_orch_scope_begin(strata_orch *o);
+STRATA_API int strata_orch_scope_end(strata_orch *o);
+/* Release a task submitted with strata_args_hold(). */
+STRATA_API int strata_orch_release(strata_orch *o, strata_task_ref task);
+/* Wait until every task writing an overlapping range of t has finished
+ * (TENSOR_WAIT_TIMEOUT after tensor_wait_timeout_ms). */
+STRATA_API int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t);
+/* Latch EXPLICIT_ORCH_FATAL with a message; returns that status. */
+STRATA_API int strata_orch_fatal(strata_orch *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* First error latched for this run (0 if none). */
+STRATA_API int strata_orch_status(const strata_orch *o);
+/* The chip this orchestration runs on. */
+STRATA_API strata_chip *strata_orch_chip(strata_orch *o);
+
+/* ---- kernel context (call only from a kernel) --------------------------- */
+STRATA_API uint32_t strata_kernel_ntensors(const strata_kernel_ctx *k);
+/* i-th tensor argument in submit order; NULL if out of range. */
+STRATA_API const strata_tensor *strata_kernel_tensor(const strata_kernel_ctx *k,
+                                                     uint32_t i);
+STRATA_API uint64_t strata_kernel_scalar(const strata_kernel_ctx *k, uint32_t i);
+STRATA_API double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i);
+STRATA_API uint32_t strata_kernel_core_id(const strata_kernel_ctx *k);
+STRATA_API strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k);
+/* Nonzero once the run is cancelled: a long-running kernel must poll this
+ * and return (the simulated equivalent of a core reset). */
+STRATA_API int strata_kernel_cancelled(const strata_kernel_ctx *k);
+/* Mark the task FAILED (its dependents are poisoned, the run returns
+ * TASK_FAILED with this message). The kernel should return afterwards. */
+STRATA_API void strata_kernel_fail(strata_kernel_ctx *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

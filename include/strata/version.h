@@ -1,0 +1,16 @@
+/* strata/version.h - version numbers and the export macro of the public API. */
+#ifndef STRATA_VERSION_H
+#define STRATA_VERSION_H
+
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_PATCH 0
+#define STRATA_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+#endif

@@ -1,0 +1,283 @@
+/* chip_int.h - private structures of the L2 chip runtime.
+ *
+ * DESIGN
+ * Threads of one run: the host thread (strata_chip_run: launch + stream
+ * sync), one orchestrator thread (runs the user's orchestration: submit,
+ * scopes, back-pressure, retirement), S scheduler threads (each owns whole
+ * clusters of cores: dispatch, completion, hang detection) and one thread per
+ * core (runs kernels handed over through its handshake register).
+ *
+ * Ownership:
+ *   - rings (slot/heap/dep-pool indices) and the tensormap belong to the
+ *     orchestrator alone: it allocates at submit and retires in order;
+ *   - a task's argument fields are written by the orchestrator before the
+ *     task is published (fanin guard release), read-only afterwards;
+ *   - task atomics (state, fanin, refs, fanout, poisoned) are shared;
+ *   - a core's handshake register is written by its owning scheduler
+ *     (IDLE->ASSIGNED, DONE->IDLE) and by the core (ASSIGNED->DONE).
+ *
+ * Task life: PENDING (fanin > 0) -> READY (in a ready queue) -> RUNNING (on a
+ * core) -> COMPLETED or FAILED -> CONSUMED (refs == 0) -> retired by the
+ * orchestrator, which reuses the slot. A task with a FAILED producer is
+ * poisoned: it is never run, ends FAILED, poisons its own dependents.
+ *
+ * refs of a task = 1 (its completion) + 1 (its scope, only if it owns heap
+ * outputs) + 1 per consumer (released when that consumer finishes). The
+ * fanout list is a lock-free stack of dep-pool entries, closed (exchanged
+ * with FANOUT_CLOSED) by the completing thread; a consumer's fanin counts
+ * successful pushes plus a guard of 1 held by the orchestrator during wiring.
+ */
+#ifndef STRATA_CHIP_INT_H
+#define STRATA_CHIP_INT_H
+
+#include <pthread.h>
+
+#include "platform/atomics.h"
+#include "platform/event.h"
+#include "platform/platform_int.h"
+#include "strata/chip.h"
+
+/* ---- task -------------------------------------------------------------- */
+enum strata__task_state {
+  STRATA_TS_FREE = 0,
+  STRATA_TS_PENDING,
+  STRATA_TS_READY,
+  STRATA_TS_RUNNING,
+  STRATA_TS_COMPLETED,
+  STRATA_TS_FAILED,
+  STRATA_TS_CONSUMED
+};
+
+struct strata__task;
+
+/* Dependency-pool entry: "consumer waits for the producer whose fanout list
+ * holds me". Written by the orchestrator before the CAS that publishes it;
+ * read by the completing thread after the exchange that closes the list. */
+typedef struct strata__dep {
+  struct strata__task *consumer;
+  struct strata__dep *next;
+} strata__dep;
+
+#define STRATA_FANOUT_CLOSED ((strata__dep *)(uintptr_t)1)
+
+typedef struct strata__task {
+  /* shared atomics */
+  _Atomic uint32_t state;          /* enum strata__task_state */
+  _Atomic int32_t fanin;           /* unresolved producers + guard + hold */
+  _Atomic int32_t refs;            /* see DESIGN */
+  _Atomic uint32_t poisoned;       /* a producer failed */
+  _Atomic(strata__dep *) fanout;   /* consumers; FANOUT_CLOSED once done */
+  _Atomic uint64_t id;             /* handle; orch writes at alloc */
+  _Atomic uint32_t kernel;         /* orch writes at alloc; dump reads */
+  _Atomic int32_t core;            /* scheduler writes at dispatch */
+  _Atomic uint64_t start_ns;       /* scheduler writes at dispatch */
+  /* orchestrator-written before publication, read-only afterwards */
+  uint8_t ring, kind, ntensors, nscalars, nprod, scope_held, held;
+  uint64_t heap_end;               /* heap ring head after this task (orch) */
+  uint64_t dep_end;                /* dep pool head after this task (orch) */
+  struct strata__task *prod[STRATA_MAX_DEPS]; /* producers holding our ref */
+  strata_tensor tensors[STRATA_MAX_TENSOR_ARGS];
+  uint64_t scalars[STRATA_MAX_SCALAR_ARGS];
+} strata__task;
+
+/* ---- rings ------------------------------------------------------------- */
+/* One per scope-depth ring. All indices are free-running and written by the
+ * orchestrator only; head/tail are atomics because diagnostics read them. */
+typedef struct strata__ring {
+  strata__task *tasks;
+  uint32_t window;                 /* power of two */
+  _Atomic uint64_t head, tail;     /* task sequence numbers */
+  uint8_t *heap;
+  uint64_t heap_size, heap_head, heap_tail; /* bytes */
+  strata__dep *deps;
+  uint64_t dep_cap, dep_head, dep_tail;     /* entries */
+} strata__ring;
+
+/* ---- ready queue: bounded MPMC (sequence-numbered cells) ----------------- */
+typedef struct strata__rq_cell {
+  _Atomic uint64_t seq;
+  strata__task *task;
+} strata__rq_cell;
+
+typedef struct strata__readyq {
+  strata__rq_cell *cells;
+  uint64_t mask;
+  _Alignas(64) _Atomic uint64_t enq; /* producers */
+  _Alignas(64) _Atomic uint64_t deq; /* consumers */
+} strata__readyq;
+
+/* ---- tensormap ----------------------------------------------------------- */
+typedef struct strata__tm_entry {
+  struct strata__tm_entry *next;
+  uintptr_t base, start, end;      /* [start, end) inside buffer `base` */
+  strata__task *task;
+  uint64_t id;                     /* task id when recorded (staleness) */
+  int write;
+} strata__tm_entry;
+
+typedef struct strata__tensormap {
+  strata__tm_entry **buckets;
+  uint32_t nbuckets;               /* power of two */
+  strata__tm_entry *free_list;
+  void **chunks;                   /* allocated entry blocks */
+  uint32_t nchunks, chunk_cap;
+} strata__tensormap;
+
+/* ---- cores and schedulers ------------------------------------------------ */
+enum { STRATA_REG_IDLE = 0, STRATA_REG_ASSIGNED, STRATA_REG_DONE, STRATA_REG_EXIT };
+
+/* Per-core handshake register (the simulated core's mailbox). */
+typedef struct strata__core {
+  _Atomic uint32_t reg_state;      /* sched: IDLE->ASSIGNED, DONE->IDLE, EXIT;
+                                      core: ASSIGNED->DONE */
+  _Atomic(strata__task *) reg_task; /* sched writes before ASSIGNED (release) */
+  _Atomic uint32_t reg_failed;     /* core writes before DONE (release) */
+  strata__event ev;                /* core parks here */
+  uint32_t id, owner;
+  strata_core_kind kind;
+  struct strata_chip *chip;
+  pthread_t thread;
+  int started;
+} strata__core;
+
+typedef struct strata__sched {
+  uint32_t id;
+  struct strata_chip *chip;
+  strata__core **cores;            /* owned cores (whole clusters) */
+  uint32_t ncores;
+  uint32_t running;                /* RUNNING tasks on owned cores (own thread) */
+  uint64_t last_progress_ns;       /* own clock: completion/dispatch/wiring */
+  uint64_t idle_iters;             /* legacy detector */
+  strata__event ev;                /* parks here; signalled by cores, readiers */
+  pthread_t thread;
+  int started;
+} strata__sched;
+
+/* ---- the shared header of a run (SPEC §2) -------------------------------- */
+/* Error codes are latched first-writer-wins by CAS from 0; only the winner
+ * writes the matching message, which the host reads after joining. */
+typedef struct strata__run_hdr {
+  _Atomic int32_t orch_error_code;   /* 1..10 */
+  _Atomic int32_t sched_error_code;  /* 100 */
+  _Atomic int32_t sched_error_thread;
+  _Atomic uint64_t report_bitmap;    /* bit i: scheduler i reported */
+  _Atomic int32_t task_error;        /* TASK_FAILED latched */
+  _Atomic uint32_t cancel;           /* abort: kernels return, waits fail */
+  _Atomic uint32_t stop;             /* threads exit */
+  _Atomic uint32_t orch_done;        /* orchestration returned, scopes closed */
+  char orch_msg[512], sched_msg[512], task_msg[512];
+} strata__run_hdr;
+
+typedef struct strata__kernel {
+  strata_kernel_fn fn;
+  strata_core_kind kind;
+  char name[32];
+} strata__kernel;
+
+struct strata_orch {
+  struct strata_chip *chip;
+};
+
+struct strata_kernel_ctx {
+  strata__task *task;
+  strata__core *core;
+  int failed;
+};
+
+struct strata_chip {
+  strata_chip_config cfg;
+  strata__kernel kernels[STRATA_MAX_KERNELS];
+  uint32_t nkernels;
+  void *arena;
+  size_t arena_bytes;
+  strata__ring rings[STRATA_NUM_RINGS];
+  strata__readyq readyq[2];        /* by strata_core_kind */
+  strata__tensormap tmap;
+  /* scopes (orchestrator only) */
+  uint32_t depth;
+  uint32_t scope_start[STRATA_MAX_SCOPE_DEPTH + 1];
+  strata__task **scope_tasks;
+  uint32_t nscope_tasks;
+  /* threads */
+  strata__core *cores;
+  uint32_t ncores;
+  strata__sched *scheds;
+  pthread_t orch_thread;
+  int orch_started;
+  strata_orch orch;
+  strata_orch_fn orch_fn;
+  void *orch_args;
+  /* run state */
+  strata__run_hdr hdr;
+  strata__event orch_ev;           /* orchestrator waits: retirement, tensors */
+  strata__event host_ev;           /* host waits: run end */
+  _Atomic uint64_t submitted, completed, failed, poisoned;
+  _Atomic uint32_t running_total;  /* RUNNING tasks on all cores */
+  _Atomic uint64_t last_progress_ns; /* any thread's progress */
+  _Atomic uint64_t stall_reports, last_stall_ns;
+  int in_run, wedged;
+};
+
+/* ---- ring.c ---- */
+STRATA_HIDDEN int strata__rings_create(strata_chip *chip);
+STRATA_HIDDEN void strata__rings_destroy(strata_chip *chip);
+STRATA_HIDDEN void strata__rings_reset(strata_chip *chip);
+STRATA_HIDDEN strata__task *strata__task_by_id(strata_chip *chip, uint64_t id);
+/* Reserve slot + heap + dep entries in ring r, waiting (back-pressure) until
+ * they fit. On success *t is the new slot (not yet published), *heap the
+ * output block (NULL if heap_bytes == 0) and *deps the entries. */
+STRATA_HIDDEN int strata__ring_alloc(strata_chip *chip, uint32_t r,
+                                     uint64_t heap_bytes, uint32_t ndeps,
+                                     strata__task **t, uint8_t **heap,
+                                     strata__dep **deps);
+STRATA_HIDDEN uint64_t strata__ring_retire(strata_chip *chip, uint32_t r);
+
+/* ---- readyq.c ---- */
+STRATA_HIDDEN int strata__readyq_init(strata__readyq *q, uint64_t cap);
+STRATA_HIDDEN void strata__readyq_destroy(strata__readyq *q);
+STRATA_HIDDEN void strata__readyq_reset(strata__readyq *q);
+STRATA_HIDDEN int strata__readyq_push(strata__readyq *q, strata__task *t);
+STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
+
+/* ---- tensormap.c ---- */
+STRATA_HIDDEN int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets);
+STRATA_HIDDEN void strata__tmap_destroy(strata__tensormap *m);
+STRATA_HIDDEN void strata__tmap_reset(strata__tensormap *m);
+/* Append to prod[] (deduplicated) the live tasks whose recorded accesses
+ * conflict with accessing t (write: readers and writers; read: writers).
+ * Returns the new count, or -1 if more than `cap` producers. */
+STRATA_HIDDEN int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t,
+                                      int write, strata__task **prod, int n, int cap);
+/* Record that task (id) accesses t. */
+STRATA_HIDDEN int strata__tmap_record(strata__tensormap *m, const strata_tensor *t,
+                                      int write, strata__task *task, uint64_t id);
+
+/* ---- graph.c (shared by orchestrator and schedulers) ---- */
+STRATA_HIDDEN void strata__task_unref(strata_chip *chip, strata__task *t);
+STRATA_HIDDEN int strata__task_tryref(strata__task *t, uint64_t id);
+/* Publish a task whose fanin reached zero to its ready queue. */
+STRATA_HIDDEN void strata__task_ready(strata_chip *chip, strata__task *t);
+STRATA_HIDDEN void strata__task_dec_fanin(strata_chip *chip, strata__task *t);
+/* Finish a task (ran, failed, or poisoned): close fanout, release deps. */
+STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int failed);
+STRATA_HIDDEN void strata__note_progress(strata_chip *chip);
+STRATA_HIDDEN int strata__run_cancelled(strata_chip *chip);
+STRATA_HIDDEN void strata__wake_all(strata_chip *chip);
+STRATA_HIDDEN const char *strata__state_name(uint32_t state);
+
+/* ---- orch.c ---- */
+STRATA_HIDDEN void *strata__orch_main(void *arg);
+STRATA_HIDDEN int strata__orch_latch(strata_chip *chip, int status,
+                                     const char *fmt, ...) STRATA_PRINTF(3, 4);
+
+/* ---- sched.c / hang.c ---- */
+STRATA_HIDDEN void *strata__sched_main(void *arg);
+STRATA_HIDDEN int strata__hang_check(strata__sched *s, uint64_t now);
+STRATA_HIDDEN void strata__stall_report(strata_chip *chip, uint64_t now);
+/* Write a summary of what blocks progress (tasks by state, busy cores). */
+STRATA_HIDDEN void strata__dump_blocking(strata_chip *chip, char *buf, size_t len);
+
+/* ---- core.c ---- */
+STRATA_HIDDEN void *strata__core_main(void *arg);
+
+#endif

@@ -1,0 +1,85 @@
+/* core.c - simulated cores: one thread per AIC/AIV core, running the kernel
+ * its scheduler hands over through the core's handshake register, plus the
+ * kernel-context API kernels use.
+ *
+ * DESIGN: a core only reads reg_task and writes reg_failed + DONE; it parks
+ * on its event while IDLE. On cancellation it reports tasks DONE(failed)
+ * without running them; a running kernel sees strata_kernel_cancelled().
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chip/chip_int.h"
+
+#define CORE_IDLE_PARK_MS 1000 /* re-check stop at least this often */
+
+static void run_assigned(strata__core *c) {
+  strata_chip *chip = c->chip;
+  strata__task *t = READ_ONCE(c->reg_task);
+  strata_kernel_ctx ctx = {t, c, 0};
+  if (strata__run_cancelled(chip))
+    ctx.failed = 1;
+  else
+    chip->kernels[READ_ONCE(t->kernel)].fn(&ctx);
+  WRITE_ONCE(c->reg_failed, (uint32_t)ctx.failed);
+  store_release(&c->reg_state, STRATA_REG_DONE); /* pairs with harvest's acquire */
+  strata__event_signal(&chip->scheds[c->owner].ev);
+}
+
+void *strata__core_main(void *arg) {
+  strata__core *c = arg;
+  for (;;) {
+    uint32_t seen = strata__event_read(&c->ev);
+    /* pairs with store_release(ASSIGNED) in the scheduler's assign() */
+    if (load_acquire(&c->reg_state) == STRATA_REG_ASSIGNED) {
+      run_assigned(c);
+      continue;
+    }
+    if (READ_ONCE(c->chip->hdr.stop)) break;
+    strata__event_wait(&c->ev, seen, strata__deadline_ms(CORE_IDLE_PARK_MS));
+  }
+  return NULL;
+}
+
+/* ---- kernel context -------------------------------------------------------- */
+uint32_t strata_kernel_ntensors(const strata_kernel_ctx *k) { return k->task->ntensors; }
+
+const strata_tensor *strata_kernel_tensor(const strata_kernel_ctx *k, uint32_t i) {
+  return i < k->task->ntensors ? &k->task->tensors[i] : NULL;
+}
+
+uint64_t strata_kernel_scalar(const strata_kernel_ctx *k, uint32_t i) {
+  return i < k->task->nscalars ? k->task->scalars[i] : 0;
+}
+
+double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {
+  uint64_t bits = strata_kernel_scalar(k, i);
+  double d;
+  memcpy(&d, &bits, sizeof(d));
+  return d;
+}
+
+uint32_t strata_kernel_core_id(const strata_kernel_ctx *k) { return k->core->id; }
+
+strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) { return k->core->kind; }
+
+int strata_kernel_cancelled(const strata_kernel_ctx *k) {
+  return strata__run_cancelled(k->core->chip);
+}
+
+void strata_kernel_fail(strata_kernel_ctx *k, const char *fmt, ...) {
+  strata_chip *chip = k->core->chip;
+  k->failed = 1;
+  int32_t expected = 0;
+  if (!cas(&chip->hdr.task_error, &expected, STRATA_TASK_FAILED)) return;
+  char msg[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  snprintf(chip->hdr.task_msg, sizeof(chip->hdr.task_msg),
+           "kernel '%s' (task #%llx, core %u) failed: %s; its dependents were skipped",
+           chip->kernels[READ_ONCE(k->task->kernel)].name,
+           (unsigned long long)READ_ONCE(k->task->id), k->core->id, msg);
+}

@@ -1,0 +1,86 @@
+/* graph.c - task-graph transitions shared by the orchestrator and the
+ * schedulers: readiness, completion, poisoning and reference release.
+ *
+ * Barrier pairing:
+ *   - fanin: every decrement is acq_rel; the thread that takes it to zero
+ *     therefore sees the orchestrator's argument writes (released by its
+ *     guard decrement) and any producer's poisoned store.
+ *   - fanout: the orchestrator's CAS (release) publishing a dep entry pairs
+ *     with the exchange (acquire) that closes the list in task_finish; the
+ *     state store before that exchange is what a late pusher reads after
+ *     seeing FANOUT_CLOSED.
+ *   - refs: the final decrement (acq_rel) is followed by a release store of
+ *     CONSUMED, paired with the orchestrator's acquire in ring_retire; no
+ *     thread touches the task after its own decrement.
+ */
+#include "chip/chip_int.h"
+
+const char *strata__state_name(uint32_t state) {
+  static const char *const names[] = {"FREE",      "PENDING", "READY",   "RUNNING",
+                                      "COMPLETED", "FAILED",  "CONSUMED"};
+  return state < STRATA_ARRAY_SIZE(names) ? names[state] : "?";
+}
+
+int strata__run_cancelled(strata_chip *chip) { return READ_ONCE(chip->hdr.cancel) != 0; }
+
+void strata__note_progress(strata_chip *chip) {
+  WRITE_ONCE(chip->last_progress_ns, strata__now_ns());
+}
+
+void strata__wake_all(strata_chip *chip) {
+  strata__event_signal(&chip->orch_ev);
+  strata__event_signal(&chip->host_ev);
+  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
+    strata__event_signal(&chip->scheds[s].ev);
+  for (uint32_t c = 0; c < chip->ncores; c++) strata__event_signal(&chip->cores[c].ev);
+}
+
+void strata__task_unref(strata_chip *chip, strata__task *t) {
+  if (fetch_sub(&t->refs, 1) != 1) return;
+  store_release(&t->state, STRATA_TS_CONSUMED); /* pairs with ring_retire */
+  strata__event_signal(&chip->orch_ev);
+}
+
+int strata__task_tryref(strata__task *t, uint64_t id) {
+  if (READ_ONCE(t->id) != id) return 0; /* recycled: long finished */
+  int32_t r = READ_ONCE(t->refs);
+  while (r > 0)
+    if (cas(&t->refs, &r, r + 1)) return 1;
+  return 0; /* consumed */
+}
+
+void strata__task_ready(strata_chip *chip, strata__task *t) {
+  WRITE_ONCE(t->state, STRATA_TS_READY);
+  strata__readyq_push(&chip->readyq[t->kind], t);
+  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
+    strata__event_signal(&chip->scheds[s].ev);
+}
+
+void strata__task_dec_fanin(strata_chip *chip, strata__task *t) {
+  if (fetch_sub(&t->fanin, 1) == 1) strata__task_ready(chip, t);
+}
+
+/* Wake the host if this completion may have finished the run. Pairs with
+ * the orchestrator's orch_done store + smp_mb in orch_main. */
+static void check_run_end(strata_chip *chip, uint64_t done) {
+  smp_mb(); /* pairs with smp_mb after orch_done store in orch_main */
+  if (READ_ONCE(chip->hdr.orch_done) && done == READ_ONCE(chip->submitted))
+    strata__event_signal(&chip->host_ev);
+}
+
+void strata__task_finish(strata_chip *chip, strata__task *t, int failed) {
+  int poisoned = READ_ONCE(t->poisoned) != 0;
+  store_release(&t->state, failed ? STRATA_TS_FAILED : STRATA_TS_COMPLETED);
+  strata__dep *d = xchg(&t->fanout, STRATA_FANOUT_CLOSED); /* pairs with wire CAS */
+  while (d) {
+    strata__dep *next = d->next; /* read before the consumer may recycle d */
+    if (failed) WRITE_ONCE(d->consumer->poisoned, 1);
+    strata__task_dec_fanin(chip, d->consumer);
+    d = next;
+  }
+  for (uint32_t i = 0; i < t->nprod; i++) strata__task_unref(chip, t->prod[i]);
+  if (failed) fetch_add_relaxed(poisoned ? &chip->poisoned : &chip->failed, 1);
+  strata__task_unref(chip, t); /* completion reference: last touch of t */
+  check_run_end(chip, fetch_add(&chip->completed, 1) + 1);
+  strata__event_signal(&chip->orch_ev);
+}

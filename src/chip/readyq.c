@@ -1,0 +1,73 @@
+/* readyq.c - bounded multi-producer multi-consumer queue of READY tasks,
+ * one per core kind. Each cell carries a sequence number: a producer may
+ * fill cell i when seq == pos, a consumer may drain it when seq == pos + 1.
+ *
+ * Barrier pairing: the producer's store_release of cell.seq (after writing
+ * cell.task) pairs with the consumer's load_acquire of cell.seq; the
+ * consumer's store_release of the recycled seq pairs with the next lap's
+ * producer load_acquire. Capacity is the total task window of all rings,
+ * so a push never finds the queue full. */
+#include "chip/chip_int.h"
+
+int strata__readyq_init(strata__readyq *q, uint64_t cap) {
+  uint64_t n = 1;
+  while (n < cap) n <<= 1;
+  q->cells = strata__calloc(n, sizeof(strata__rq_cell));
+  if (!q->cells) return STRATA_ENOMEM;
+  q->mask = n - 1;
+  strata__readyq_reset(q);
+  return 0;
+}
+
+void strata__readyq_destroy(strata__readyq *q) {
+  strata__free(q->cells);
+  q->cells = NULL;
+}
+
+void strata__readyq_reset(strata__readyq *q) {
+  for (uint64_t i = 0; i <= q->mask; i++) WRITE_ONCE(q->cells[i].seq, i);
+  WRITE_ONCE(q->enq, 0);
+  WRITE_ONCE(q->deq, 0);
+}
+
+int strata__readyq_push(strata__readyq *q, strata__task *t) {
+  uint64_t pos = READ_ONCE(q->enq);
+  for (;;) {
+    strata__rq_cell *c = &q->cells[pos & q->mask];
+    uint64_t seq = load_acquire(&c->seq); /* pairs with release in pop */
+    if (seq == pos) {
+      if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed)) {
+        c->task = t;
+        store_release(&c->seq, pos + 1); /* pairs with load_acquire in pop */
+        return 0;
+      }
+    } else if (seq < pos) {
+      return STRATA_ENOSPC; /* full: cannot happen with the sized capacity */
+    } else {
+      pos = READ_ONCE(q->enq);
+    }
+  }
+}
+
+strata__task *strata__readyq_pop(strata__readyq *q) {
+  uint64_t pos = READ_ONCE(q->deq);
+  for (;;) {
+    strata__rq_cell *c = &q->cells[pos & q->mask];
+    uint64_t seq = load_acquire(&c->seq); /* pairs with release in push */
+    if (seq == pos + 1) {
+      if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed)) {
+        strata__task *t = c->task;
+        store_release(&c->seq, pos + q->mask + 1); /* pairs with push's acquire */
+        return t;
+      }
+    } else if (seq < pos + 1) {
+      return NULL; /* empty */
+    } else {
+      pos = READ_ONCE(q->deq);
+    }
+  }
+}

@@ -1,0 +1,191 @@
+/* run.c - the host side of a run: reset the per-run state, launch cores,
+ * schedulers and the orchestrator, stream-sync with STREAM_SYNC_TIMEOUT_MS,
+ * cancel on expiry, stop and join every thread (bounded), and report.
+ *
+ * DESIGN: the host thread owns the chip between runs; during a run it only
+ * waits on host_ev. All run threads are joined before the status is read, so
+ * the latched messages (written by the CAS winners) are stable by then.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "chip/chip_int.h"
+
+static void reset_run(strata_chip *chip) {
+  strata__rings_reset(chip);
+  strata__readyq_reset(&chip->readyq[0]);
+  strata__readyq_reset(&chip->readyq[1]);
+  strata__tmap_reset(&chip->tmap);
+  memset(&chip->hdr, 0, sizeof(chip->hdr));
+  WRITE_ONCE(chip->hdr.sched_error_thread, -1);
+  strata__event_init(&chip->orch_ev, 0);
+  strata__event_init(&chip->host_ev, 0);
+  WRITE_ONCE(chip->submitted, 0);
+  WRITE_ONCE(chip->completed, 0);
+  WRITE_ONCE(chip->failed, 0);
+  WRITE_ONCE(chip->poisoned, 0);
+  WRITE_ONCE(chip->running_total, 0);
+  WRITE_ONCE(chip->stall_reports, 0);
+  WRITE_ONCE(chip->last_stall_ns, 0);
+  strata__note_progress(chip);
+  chip->depth = 0;
+  chip->nscope_tasks = 0;
+  chip->scope_start[0] = 0;
+}
+
+static void reset_threads(strata_chip *chip) {
+  for (uint32_t i = 0; i < chip->ncores; i++) {
+    strata__core *c = &chip->cores[i];
+    WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
+    strata__event_init(&c->ev, 0);
+    c->started = 0;
+  }
+  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++) {
+    strata__sched *S = &chip->scheds[s];
+    S->id = s;
+    S->chip = chip;
+    S->running = 0;
+    S->idle_iters = 0;
+    S->started = 0;
+    strata__event_init(&S->ev, 0);
+  }
+  chip->orch_started = 0;
+}
+
+static int launch(strata_chip *chip) {
+  char name[32];
+  int rc = 0;
+  for (uint32_t i = 0; i < chip->ncores && rc == 0; i++) {
+    snprintf(name, sizeof(name), "strata-core%u", i);
+    rc = strata__thread_start(&chip->cores[i].thread, strata__core_main, &chip->cores[i], name);
+    chip->cores[i].started = rc == 0;
+  }
+  for (uint32_t s = 0; s < chip->cfg.sched_threads && rc == 0; s++) {
+    snprintf(name, sizeof(name), "strata-sched%u", s);
+    rc = strata__thread_start(&chip->scheds[s].thread, strata__sched_main, &chip->scheds[s], name);
+    chip->scheds[s].started = rc == 0;
+  }
+  if (rc == 0) rc = strata__thread_start(&chip->orch_thread, strata__orch_main, chip, "strata-orch");
+  chip->orch_started = rc == 0;
+  return rc;
+}
+
+static int run_finished(strata_chip *chip) {
+  return strata__run_cancelled(chip) ||
+         (READ_ONCE(chip->hdr.orch_done) &&
+          READ_ONCE(chip->completed) == READ_ONCE(chip->submitted));
+}
+
+/* Stream sync: wait for the run, at most stream_sync_timeout_ms. */
+static int stream_sync(strata_chip *chip) {
+  uint64_t deadline = strata__deadline_ms(chip->cfg.stream_sync_timeout_ms);
+  for (;;) {
+    uint32_t seen = strata__event_read(&chip->host_ev);
+    if (run_finished(chip)) return 0;
+    uint64_t now = strata__now_ns();
+    if (now >= deadline) return STRATA_ETIMEDOUT;
+    uint64_t nap = now + 100 * STRATA_NS_PER_MS;
+    strata__event_wait(&chip->host_ev, seen, nap < deadline ? nap : deadline);
+  }
+}
+
+static void join_one(strata_chip *chip, int started, pthread_t t, uint64_t deadline) {
+  if (started && strata__thread_join(t, deadline) != 0) chip->wedged = 1;
+}
+
+static void stop_and_join(strata_chip *chip) {
+  WRITE_ONCE(chip->hdr.stop, 1);
+  strata__wake_all(chip);
+  uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
+  join_one(chip, chip->orch_started, chip->orch_thread, deadline);
+  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
+    join_one(chip, chip->scheds[s].started, chip->scheds[s].thread, deadline);
+  for (uint32_t i = 0; i < chip->ncores; i++)
+    join_one(chip, chip->cores[i].started, chip->cores[i].thread, deadline);
+}
+
+static int status_of(strata_chip *chip, int sync_timeout, int launch_rc, char *msg, size_t len) {
+  const strata__run_hdr *h = &chip->hdr;
+  int oc = READ_ONCE(h->orch_error_code), sc = READ_ONCE(h->sched_error_code);
+  int rc = 0;
+  if (oc) {
+    rc = -(STRATA_CHIP_CODE_BASE + oc);
+    snprintf(msg, len, "%s", h->orch_msg);
+  } else if (sc) {
+    rc = -(STRATA_CHIP_CODE_BASE + sc);
+    snprintf(msg, len, "%s", h->sched_msg);
+  } else if (sync_timeout) {
+    rc = STRATA_STREAM_SYNC_TIMEOUT;
+  } else if (launch_rc) {
+    rc = launch_rc;
+    snprintf(msg, len, "%s", strata_last_error());
+  } else if (READ_ONCE(h->task_error)) {
+    rc = STRATA_TASK_FAILED;
+    snprintf(msg, len, "%s", h->task_msg);
+  }
+  if (chip->wedged && rc == 0) rc = STRATA_CHIP_WEDGED;
+  return rc;
+}
+
+static void sync_timeout_msg(strata_chip *chip, char *msg, size_t len) {
+  char dump[384];
+  strata__dump_blocking(chip, dump, sizeof(dump));
+  snprintf(msg, len, "stream sync: the run did not finish within %u ms "
+           "(STREAM_SYNC_TIMEOUT_MS; %llu of %llu tasks done) and was cancelled; "
+           "raise the budget or look for a slow peer. %s",
+           chip->cfg.stream_sync_timeout_ms, (unsigned long long)READ_ONCE(chip->completed),
+           (unsigned long long)READ_ONCE(chip->submitted), dump);
+}
+
+static void fill_info(strata_chip *chip, strata_run_info *info, int rc, uint64_t t0) {
+  const strata__run_hdr *h = &chip->hdr;
+  info->status = rc;
+  info->orch_code = READ_ONCE(h->orch_error_code);
+  info->sched_code = READ_ONCE(h->sched_error_code);
+  info->raw_status = info->orch_code ? -info->orch_code : -info->sched_code;
+  info->sched_thread = READ_ONCE(h->sched_error_thread);
+  info->report_bitmap = READ_ONCE(h->report_bitmap);
+  info->tasks_submitted = READ_ONCE(chip->submitted);
+  info->tasks_completed = READ_ONCE(chip->completed);
+  info->tasks_failed = READ_ONCE(chip->failed);
+  info->tasks_poisoned = READ_ONCE(chip->poisoned);
+  info->stall_reports = READ_ONCE(chip->stall_reports);
+  info->elapsed_ns = strata__now_ns() - t0;
+}
+
+static int run_checks(strata_chip *chip, strata_orch_fn orch) {
+  if (!chip || !orch) return strata__fail(STRATA_EINVAL, "chip_run: chip and orch must be non-NULL");
+  if (chip->in_run) return strata__fail(STRATA_EBUSY, "chip_run: a run is already in progress");
+  if (chip->wedged)
+    return strata__fail(STRATA_CHIP_WEDGED, "chip_run: a kernel of an earlier run never "
+                        "returned after cancellation; destroy this chip and create a new one");
+  return 0;
+}
+
+int strata_chip_run(strata_chip *chip, strata_orch_fn orch, void *args, strata_run_info *info) {
+  strata_run_info local;
+  if (!info) info = &local;
+  memset(info, 0, sizeof(*info));
+  int rc = run_checks(chip, orch);
+  if (rc) return info->status = rc;
+  uint64_t t0 = strata__now_ns();
+  chip->in_run = 1;
+  chip->orch_fn = orch;
+  chip->orch_args = args;
+  reset_run(chip);
+  reset_threads(chip);
+  int launch_rc = launch(chip);
+  int timed_out = launch_rc == 0 && stream_sync(chip) != 0;
+  if (timed_out) sync_timeout_msg(chip, info->message, sizeof(info->message));
+  if (timed_out || launch_rc) WRITE_ONCE(chip->hdr.cancel, 1);
+  stop_and_join(chip);
+  rc = status_of(chip, timed_out, launch_rc, info->message, sizeof(info->message));
+  if (rc == STRATA_CHIP_WEDGED)
+    snprintf(info->message, sizeof(info->message), "a thread did not stop within %u ms "
+             "of cancellation (a kernel ignoring strata_kernel_cancelled?); the chip is "
+             "unusable", chip->cfg.join_grace_ms);
+  fill_info(chip, info, rc, t0);
+  chip->in_run = 0;
+  if (rc) strata__fail(rc, "%s", info->message);
+  return rc;
+}

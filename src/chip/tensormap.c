@@ -1,0 +1,126 @@
+/* tensormap.c - dependency inference from tensor accesses (orchestrator
+ * thread only, so no locking). Entries record "task T reads/writes bytes
+ * [start, end) of buffer base"; they hash by base, so views of one buffer
+ * meet in one bucket and are compared by address-range overlap.
+ *
+ * A read depends on live overlapping writes (RAW); a write depends on live
+ * overlapping reads and writes (WAR, WAW). A new write drops the entries it
+ * covers entirely: ordering through the new writer is transitive. Entries of
+ * finished or recycled tasks are pruned as buckets are walked.
+ */
+#include <string.h>
+
+#include "chip/chip_int.h"
+
+#define TM_CHUNK 1024 /* entries per allocated block */
+
+int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets) {
+  memset(m, 0, sizeof(*m));
+  m->buckets = strata__calloc(nbuckets, sizeof(*m->buckets));
+  if (!m->buckets) return STRATA_ENOMEM;
+  m->nbuckets = nbuckets;
+  return 0;
+}
+
+void strata__tmap_destroy(strata__tensormap *m) {
+  for (uint32_t i = 0; i < m->nchunks; i++) strata__free(m->chunks[i]);
+  strata__free(m->chunks);
+  strata__free(m->buckets);
+  memset(m, 0, sizeof(*m));
+}
+
+static void entry_put(strata__tensormap *m, strata__tm_entry *e) {
+  e->next = m->free_list;
+  m->free_list = e;
+}
+
+void strata__tmap_reset(strata__tensormap *m) {
+  for (uint32_t b = 0; b < m->nbuckets; b++) {
+    strata__tm_entry *e = m->buckets[b];
+    while (e) {
+      strata__tm_entry *next = e->next;
+      entry_put(m, e);
+      e = next;
+    }
+    m->buckets[b] = NULL;
+  }
+}
+
+static int grow(strata__tensormap *m) {
+  if (m->nchunks == m->chunk_cap) {
+    uint32_t cap = m->chunk_cap ? m->chunk_cap * 2 : 16;
+    void **c = strata__calloc(cap, sizeof(void *));
+    if (!c) return STRATA_ENOMEM;
+    if (m->nchunks) memcpy(c, m->chunks, m->nchunks * sizeof(void *));
+    strata__free(m->chunks);
+    m->chunks = c;
+    m->chunk_cap = cap;
+  }
+  strata__tm_entry *blk = strata__calloc(TM_CHUNK, sizeof(*blk));
+  if (!blk) return STRATA_ENOMEM;
+  m->chunks[m->nchunks++] = blk;
+  for (uint32_t i = 0; i < TM_CHUNK; i++) entry_put(m, &blk[i]);
+  return 0;
+}
+
+static strata__tm_entry **bucket(strata__tensormap *m, uintptr_t base) {
+  uintptr_t h = (base >> 6) * 0x9E3779B97F4A7C15ull;
+  return &m->buckets[(h >> 20) & (m->nbuckets - 1)];
+}
+
+/* Live: the slot still holds the recorded task and it has not finished. */
+static int entry_live(const strata__tm_entry *e) {
+  if (READ_ONCE(e->task->id) != e->id) return 0;
+  uint32_t st = load_acquire(&e->task->state); /* pairs with task_finish */
+  return st < STRATA_TS_COMPLETED;
+}
+
+static int add_prod(strata__task **prod, int n, int cap, strata__task *t) {
+  for (int i = 0; i < n; i++)
+    if (prod[i] == t) return n;
+  if (n >= cap) return -1;
+  prod[n] = t;
+  return n + 1;
+}
+
+int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t, int write,
+                        strata__task **prod, int n, int cap) {
+  uintptr_t base = (uintptr_t)t->base, s = (uintptr_t)t->data, end = s + t->bytes;
+  strata__tm_entry **pp = bucket(m, base);
+  while (*pp && n >= 0) {
+    strata__tm_entry *e = *pp;
+    if (!entry_live(e)) {
+      *pp = e->next;
+      entry_put(m, e);
+      continue;
+    }
+    if (e->base == base && e->start < end && s < e->end && (write || e->write))
+      n = add_prod(prod, n, cap, e->task);
+    pp = &e->next;
+  }
+  return n;
+}
+
+int strata__tmap_record(strata__tensormap *m, const strata_tensor *t, int write,
+                        strata__task *task, uint64_t id) {
+  uintptr_t base = (uintptr_t)t->base, s = (uintptr_t)t->data, end = s + t->bytes;
+  strata__tm_entry **head = bucket(m, base);
+  if (write) { /* drop entries this write covers entirely */
+    strata__tm_entry **pp = head;
+    while (*pp) {
+      strata__tm_entry *e = *pp;
+      if (e->base == base && e->start >= s && e->end <= end) {
+        *pp = e->next;
+        entry_put(m, e);
+      } else {
+        pp = &e->next;
+      }
+    }
+  }
+  if (!m->free_list && grow(m) != 0) return STRATA_ENOMEM;
+  strata__tm_entry *e = m->free_list;
+  m->free_list = e->next;
+  *e = (strata__tm_entry){*head, base, s, end, task, id, write};
+  *head = e;
+  return 0;
+}

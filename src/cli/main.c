@@ -1,0 +1,155 @@
+/* main.c - the `strata` command line: run the built-in examples on a
+ * simulated chip and report the outcome as text or JSON.
+ *
+ *   strata run <example> [options]   run vector | matmul | dag
+ *   strata list                      list the examples
+ *   strata version | help
+ * Exit status: 0 success, 1 the run failed or its check did not match,
+ * 2 usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/json.h"
+#include "examples.h"
+#include "platform/platform_int.h"
+
+typedef struct cli_opts {
+  strata_example_opts ex;
+  int json;
+} cli_opts;
+
+/* Numeric options: flag, config mask bit (0 = example option), target. */
+typedef struct num_opt {
+  const char *flag;
+  uint64_t bit;
+  size_t off;
+  int wide, in_cfg;
+  const char *help;
+} num_opt;
+
+#define CFG32(flag, bit, m, h) {flag, bit, offsetof(strata_chip_config, m), 0, 1, h}
+#define CFG64(flag, bit, m, h) {flag, bit, offsetof(strata_chip_config, m), 1, 1, h}
+#define EX(flag, m, w, h) {flag, 0, offsetof(strata_example_opts, m), w, 0, h}
+
+static const num_opt num_opts[] = {
+    EX("--tasks", tasks, 1, "random DAG: number of tasks (default 100000)"),
+    EX("--size", size, 0, "vector length / matmul order"),
+    EX("--seed", seed, 1, "random seed (default 1)"),
+    CFG32("--sched-threads", STRATA_CFG_SCHED_THREADS, sched_threads, "scheduler threads (3)"),
+    CFG32("--clusters", STRATA_CFG_CLUSTERS, clusters, "clusters of 1 AIC + 2 AIV cores (3)"),
+    CFG32("--task-window", STRATA_CFG_TASK_WINDOW, task_window, "task slots per ring"),
+    CFG64("--heap", STRATA_CFG_HEAP_BYTES, heap_bytes, "heap bytes per ring (K/M/G)"),
+    CFG32("--dep-pool", STRATA_CFG_DEP_POOL, dep_pool, "dependency entries per ring"),
+    CFG32("--sched-timeout-ms", STRATA_CFG_SCHED_TIMEOUT, scheduler_timeout_ms, "hang budget (5000)"),
+    CFG32("--sync-timeout-ms", STRATA_CFG_SYNC_TIMEOUT, stream_sync_timeout_ms, "stream sync (2000; 0 = none)"),
+    CFG32("--legacy-idle-cap", STRATA_CFG_LEGACY_IDLE_CAP, legacy_idle_cap, "legacy idle iterations (1000)"),
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: strata run <example> [options] | strata list | strata version\n"
+               "options:\n  --json                  print the result as JSON\n"
+               "  --legacy-sched-timeout  use the old idle-cap hang detector\n");
+  for (size_t i = 0; i < STRATA_ARRAY_SIZE(num_opts); i++)
+    fprintf(out, "  %-22s  %s\n", num_opts[i].flag, num_opts[i].help);
+}
+
+static int set_num(cli_opts *o, const num_opt *n, const char *val) {
+  uint64_t v;
+  if (strata__parse_u64(val, &v) != 0) {
+    fprintf(stderr, "strata: %s needs a non-negative number, got '%s'\n", n->flag, val ? val : "");
+    return 2;
+  }
+  char *base = n->in_cfg ? (char *)&o->ex.cfg : (char *)&o->ex;
+  if (n->wide)
+    *(uint64_t *)(void *)(base + n->off) = v;
+  else
+    *(uint32_t *)(void *)(base + n->off) = (uint32_t)v;
+  o->ex.cfg.field_mask |= n->bit;
+  return 0;
+}
+
+static int parse_flag(cli_opts *o, int argc, char **argv, int *i) {
+  const char *a = argv[*i];
+  if (strcmp(a, "--json") == 0) return o->json = 1, 0;
+  if (strcmp(a, "--legacy-sched-timeout") == 0) {
+    o->ex.cfg.legacy_sched_timeout = 1;
+    o->ex.cfg.field_mask |= STRATA_CFG_LEGACY;
+    return 0;
+  }
+  for (size_t k = 0; k < STRATA_ARRAY_SIZE(num_opts); k++)
+    if (strcmp(a, num_opts[k].flag) == 0) {
+      if (*i + 1 >= argc) return set_num(o, &num_opts[k], NULL);
+      return set_num(o, &num_opts[k], argv[++*i]);
+    }
+  fprintf(stderr, "strata: unknown option '%s' (see strata help)\n", a);
+  return 2;
+}
+
+static void print_text(const char *name, const strata_example_result *r) {
+  printf("example %s: %s (%s)\n", name, r->status ? strata_err_name(r->status) : "OK",
+         r->status ? "run failed" : (r->check ? "check passed" : "CHECK FAILED"));
+  printf("  tasks %llu/%llu completed, %.3f ms\n",
+         (unsigned long long)r->info.tasks_completed,
+         (unsigned long long)r->info.tasks_submitted, (double)r->info.elapsed_ns / 1e6);
+  if (r->detail[0]) printf("  %s\n", r->detail);
+  if (r->info.message[0]) printf("  error: %s\n", r->info.message);
+  for (int i = 0; i < r->nvalues; i++) printf("%s%g", i ? " " : "  values: ", r->values[i]);
+  if (r->nvalues) printf("\n");
+}
+
+static void print_json(const char *name, const strata_example_result *r) {
+  cli_json j;
+  cli_json_begin(&j, stdout);
+  cli_json_str(&j, "example", name);
+  cli_json_int(&j, "status", r->status);
+  cli_json_str(&j, "status_name", strata_err_name(r->status));
+  cli_json_int(&j, "raw_status", r->info.raw_status);
+  cli_json_bool(&j, "check", r->status == 0 && r->check);
+  cli_json_str(&j, "detail", r->detail);
+  cli_json_int(&j, "tasks_submitted", (long long)r->info.tasks_submitted);
+  cli_json_int(&j, "tasks_completed", (long long)r->info.tasks_completed);
+  cli_json_int(&j, "stall_reports", (long long)r->info.stall_reports);
+  cli_json_num(&j, "elapsed_ms", (double)r->info.elapsed_ns / 1e6);
+  cli_json_nums(&j, "values", r->values, r->nvalues);
+  cli_json_str(&j, "message", r->info.message);
+  cli_json_end(&j);
+}
+
+static int cmd_run(int argc, char **argv) {
+  if (argc < 3) return usage(stderr), 2;
+  const strata_example *e = strata_example_find(argv[2]);
+  if (!e) {
+    fprintf(stderr, "strata: unknown example '%s' (see strata list)\n", argv[2]);
+    return 2;
+  }
+  cli_opts o;
+  memset(&o, 0, sizeof(o));
+  o.ex.seed = 1;
+  for (int i = 3; i < argc; i++)
+    if (parse_flag(&o, argc, argv, &i) != 0) return 2;
+  strata_example_result r;
+  memset(&r, 0, sizeof(r));
+  e->run(&o.ex, &r);
+  if (o.json)
+    print_json(e->name, &r);
+  else
+    print_text(e->name, &r);
+  return (r.status == 0 && r.check) ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "help";
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc, argv);
+  if (strcmp(cmd, "list") == 0) {
+    for (const strata_example *e = strata_examples(); e->name; e++)
+      printf("%-8s %s\n", e->name, e->summary);
+    return 0;
+  }
+  if (strcmp(cmd, "version") == 0) return printf("strata %s\n", STRATA_VERSION_STRING), 0;
+  if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) return usage(stdout), 0;
+  fprintf(stderr, "strata: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,22 @@
+/* clock.c - monotonic time and sleeping. */
+#include <errno.h>
+#include <time.h>
+
+#include "platform/platform_int.h"
+
+uint64_t strata__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void strata__sleep_ms(uint32_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+uint64_t strata__deadline_ms(uint32_t ms) {
+  if (ms == 0) return UINT64_MAX;
+  return strata__now_ns() + (uint64_t)ms * STRATA_NS_PER_MS;
+}

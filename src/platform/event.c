@@ -1,0 +1,56 @@
+/* event.c - futex-backed wake-up counter (see event.h for the barrier
+ * pairing). Waiters spin for a short, bounded time, then park in the kernel;
+ * nothing here burns a core while idle. */
+#include "platform/event.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Spin iterations before parking: short, the machines have two cores. */
+#define STRATA_EVENT_SPIN 128
+
+void strata__event_init(strata__event *ev, int shared) {
+  WRITE_ONCE(ev->seq, 0);
+  WRITE_ONCE(ev->waiters, 0);
+  ev->shared = shared ? 1u : 0u;
+}
+
+static long futex_op(strata__event *ev, int op, uint32_t val,
+                     const struct timespec *ts) {
+  if (!ev->shared) op |= FUTEX_PRIVATE_FLAG;
+  return syscall(SYS_futex, (uint32_t *)&ev->seq, op, val, ts, NULL, 0);
+}
+
+void strata__event_signal(strata__event *ev) {
+  fetch_add(&ev->seq, 1); /* pairs with load_acquire in event_read */
+  smp_mb();               /* pairs with smp_mb in event_wait: seq vs waiters */
+  if (READ_ONCE(ev->waiters) != 0) futex_op(ev, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+static int spin_for_change(strata__event *ev, uint32_t seen) {
+  for (int i = 0; i < STRATA_EVENT_SPIN; i++) {
+    if (strata__event_read(ev) != seen) return 1;
+    cpu_relax();
+  }
+  return 0;
+}
+
+static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
+  uint64_t now = strata__now_ns();
+  if (now >= deadline_ns) return;
+  uint64_t left = deadline_ns - now;
+  struct timespec ts = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
+  fetch_add(&ev->waiters, 1);
+  smp_mb(); /* pairs with smp_mb in event_signal: waiters vs seq */
+  if (strata__event_read(ev) == seen) futex_op(ev, FUTEX_WAIT, seen, &ts);
+  fetch_sub(&ev->waiters, 1);
+}
+
+int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
+  if (spin_for_change(ev, seen)) return 0;
+  park(ev, seen, deadline_ns);
+  return strata__event_read(ev) != seen ? 0 : STRATA_ETIMEDOUT;
+}

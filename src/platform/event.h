@@ -1,0 +1,44 @@
+/* event.h - a futex-backed wake-up counter: spin briefly, then park.
+ *
+ * Barrier pairing (the Dekker pair that makes lost wake-ups impossible):
+ *   signaller: seq += 1 (release)  ; smp_mb ; read waiters
+ *   waiter:    waiters += 1        ; smp_mb ; read seq ; futex_wait(seq==seen)
+ * Either the signaller sees waiters > 0 and calls futex_wake, or the waiter
+ * sees the new seq and does not sleep. futex_wait re-checks seq in the
+ * kernel, closing the window between the check and the sleep.
+ *
+ * Usage: seen = strata__event_read(ev); if (!condition) wait(ev, seen, dl);
+ * Shared events (in POSIX shm) use the non-private futex operations.
+ */
+#ifndef STRATA_EVENT_H
+#define STRATA_EVENT_H
+
+#include <stdint.h>
+
+#include "platform/atomics.h"
+#include "platform/platform_int.h"
+
+/* Written by: any signaller (seq), any waiter (waiters). */
+typedef struct strata__event {
+  _Atomic uint32_t seq;     /* bumped by every signal */
+  _Atomic uint32_t waiters; /* threads inside futex_wait (or about to be) */
+  uint32_t shared;          /* 1: lives in shared memory (set at init) */
+} strata__event;
+
+STRATA_HIDDEN void strata__event_init(strata__event *ev, int shared);
+
+/* Current sequence; pairs with the release increment in signal(). */
+static inline uint32_t strata__event_read(strata__event *ev) {
+  return load_acquire(&ev->seq); /* pairs with fetch_add in signal */
+}
+
+/* Wake every waiter. Cheap (no syscall) when nobody waits. */
+STRATA_HIDDEN void strata__event_signal(strata__event *ev);
+
+/* Wait until seq != seen or the absolute deadline (monotonic ns) passes.
+ * Spins briefly first. Returns 0 if signalled, STRATA_ETIMEDOUT otherwise.
+ * Spurious returns are possible: callers re-check their condition. */
+STRATA_HIDDEN int strata__event_wait(strata__event *ev, uint32_t seen,
+                                     uint64_t deadline_ns);
+
+#endif

@@ -1,0 +1,37 @@
+/* mem.c - heap allocation with fault injection, and address-space
+ * reservation for device arenas (reserve, don't touch). */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "platform/atomics.h"
+#include "platform/platform_int.h"
+
+static _Atomic long fail_after = -1; /* allocations left before a failure */
+
+void strata__alloc_fail_after(long n) { WRITE_ONCE(fail_after, n); }
+
+static int injected_failure(void) {
+  long left = READ_ONCE(fail_after);
+  while (left >= 0) {
+    if (cas(&fail_after, &left, left - 1)) return left == 0;
+  }
+  return 0;
+}
+
+void *strata__calloc(size_t n, size_t size) {
+  if (injected_failure()) return NULL;
+  return calloc(n, size);
+}
+
+void strata__free(void *p) { free(p); }
+
+void *strata__reserve(size_t bytes) {
+  if (injected_failure()) return NULL;
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void strata__unreserve(void *p, size_t bytes) {
+  if (p) munmap(p, bytes);
+}

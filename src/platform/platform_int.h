@@ -1,0 +1,60 @@
+/* platform_int.h - private interface of the platform layer: clock, logging,
+ * environment parsing, memory, threads and the thread-local error message.
+ * Nothing here knows about chips or tasks. */
+#ifndef STRATA_PLATFORM_INT_H
+#define STRATA_PLATFORM_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/error.h"
+
+#define STRATA_HIDDEN __attribute__((visibility("hidden")))
+#define STRATA_COLD __attribute__((cold))
+#define STRATA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define STRATA_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- clock ---- */
+#define STRATA_NS_PER_MS 1000000ull
+/* Monotonic time in nanoseconds. */
+STRATA_HIDDEN uint64_t strata__now_ns(void);
+STRATA_HIDDEN void strata__sleep_ms(uint32_t ms);
+/* now + ms, saturating; ms == 0 means "no deadline" (UINT64_MAX). */
+STRATA_HIDDEN uint64_t strata__deadline_ms(uint32_t ms);
+
+/* ---- logging (stderr; level from STRATA_LOG=error|warn|info|debug) ---- */
+enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN, STRATA_LOG_INFO, STRATA_LOG_DEBUG };
+STRATA_HIDDEN int strata__log_enabled(int level);
+STRATA_HIDDEN void strata__log(int level, const char *fmt, ...) STRATA_PRINTF(2, 3);
+#define strata__warn(...) strata__log(STRATA_LOG_WARN, __VA_ARGS__)
+#define strata__info(...) strata__log(STRATA_LOG_INFO, __VA_ARGS__)
+
+/* ---- errors: record the detailed message, return the code ---- */
+STRATA_HIDDEN int strata__fail(int code, const char *fmt, ...) STRATA_PRINTF(2, 3);
+
+/* ---- environment ---- */
+/* Parse unsigned env var `name` (decimal, optional K/M/G suffix) within
+ * [min, max] (and a power of two if pow2). Unset: returns def silently.
+ * Invalid: warns naming the variable and returns def. */
+STRATA_HIDDEN uint64_t strata__env_u64(const char *name, uint64_t def,
+                                       uint64_t min, uint64_t max, int pow2);
+STRATA_HIDDEN int strata__parse_u64(const char *s, uint64_t *out);
+
+/* ---- memory ---- */
+/* Allocation wrappers; the test build can make the Nth next call fail. */
+STRATA_HIDDEN void *strata__calloc(size_t n, size_t size);
+STRATA_HIDDEN void strata__free(void *p);
+/* Fault injection: fail the allocation after `n` more succeed (-1 = off). */
+STRATA_HIDDEN void strata__alloc_fail_after(long n);
+/* Reserve address space (MAP_NORESERVE, untouched pages cost nothing). */
+STRATA_HIDDEN void *strata__reserve(size_t bytes);
+STRATA_HIDDEN void strata__unreserve(void *p, size_t bytes);
+
+/* ---- threads ---- */
+STRATA_HIDDEN int strata__thread_start(pthread_t *t, void *(*fn)(void *),
+                                       void *arg, const char *name);
+/* Join before the absolute deadline; STRATA_ETIMEDOUT if still running. */
+STRATA_HIDDEN int strata__thread_join(pthread_t t, uint64_t deadline_ns);
+
+#endif
