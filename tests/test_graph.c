@@ -1,0 +1,374 @@
+/* test_graph.c - dependency inference and execution: the examples against
+ * their references, random DAGs against a serial run (also on tiny rings),
+ * view overlap ordering, scopes with heap wrap, explicit and held
+ * dependencies, failure poisoning, kernel context, reuse, idle parking. */
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#include "examples.h"
+#include "util.h"
+#include "test_graph_list.h"
+
+static void run_example(const char *name, strata_example_opts *o) {
+  strata_example_result r;
+  memset(&r, 0, sizeof(r));
+  int rc = strata_example_find(name)->run(o, &r);
+  if (rc || !r.check) fprintf(stderr, "%s: %s %s %s\n", name, strata_err_name(rc), r.detail, r.info.message);
+  assert_int_equal(rc, 0);
+  assert_int_equal(r.check, 1);
+  assert_int_equal(r.info.tasks_completed, r.info.tasks_submitted);
+}
+
+static strata_example_opts opts_small(void) {
+  strata_example_opts o;
+  memset(&o, 0, sizeof(o));
+  o.cfg = cfg_small();
+  o.seed = 1;
+  return o;
+}
+
+STRATA_TEST(vector_example_matches_formula) {
+  (void)state;
+  strata_example_opts o = opts_small();
+  o.size = 1000;
+  run_example("vector", &o);
+}
+
+STRATA_TEST(matmul_example_matches_reference) {
+  (void)state;
+  strata_example_opts o = opts_small();
+  o.size = 96;
+  run_example("matmul", &o);
+}
+
+STRATA_TEST(random_dags_match_serial_reference) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    strata_example_opts o = opts_small();
+    o.tasks = 20000;
+    o.seed = seed;
+    run_example("dag", &o);
+  }
+}
+
+STRATA_TEST(random_dag_on_tiny_rings) {
+  (void)state;
+  strata_example_opts o = opts_small();
+  o.cfg.field_mask |= STRATA_CFG_TASK_WINDOW | STRATA_CFG_HEAP_BYTES | STRATA_CFG_DEP_POOL;
+  o.cfg.task_window = 16;
+  o.cfg.heap_bytes = 1 << 20;
+  o.cfg.dep_pool = 256;
+  o.tasks = 20000;
+  o.seed = 11;
+  run_example("dag", &o);
+}
+
+/* ---- ordering of overlapping views ---------------------------------------- */
+static _Atomic int stamp_counter;
+static int stamps[8];
+
+/* scalar 0: slot in stamps[], scalar 1: sleep ms before stamping. */
+static void k_stamp(strata_kernel_ctx *k) {
+  sleep_ms((unsigned)strata_kernel_scalar(k, 1));
+  stamps[strata_kernel_scalar(k, 0)] = atomic_fetch_add(&stamp_counter, 1) + 1;
+}
+
+static uint32_t K_STAMP;
+static char view_buf[256];
+
+static void submit_view(strata_orch *o, strata_arg_tag tag, size_t off, size_t len, int slot,
+                        int sleep) {
+  strata_tensor whole = strata_tensor_external(view_buf, sizeof(view_buf), STRATA_DT_U8);
+  strata_tensor v = strata_tensor_view(&whole, off, len);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, tag, &v);
+  strata_args_scalar(&a, (uint64_t)slot);
+  strata_args_scalar(&a, (uint64_t)sleep);
+  assert_int_equal(strata_orch_submit(o, K_STAMP, &a, NULL), 0);
+}
+
+static void views_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  submit_view(o, STRATA_OUTPUT_EXISTING, 0, 64, 0, 200); /* T0 slow writer */
+  submit_view(o, STRATA_INPUT, 32, 64, 1, 0);            /* T1 RAW on T0 */
+  submit_view(o, STRATA_INPUT, 128, 64, 2, 0);           /* T2 independent */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 64, 64, 3, 0);  /* T3 WAR on T1 */
+  submit_view(o, STRATA_INOUT, 0, 256, 4, 0);            /* T4 after all */
+  submit_view(o, STRATA_NO_DEP, 0, 64, 5, 0);            /* T5 untracked */
+}
+
+STRATA_TEST(overlapping_views_are_ordered) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_STAMP = kernel_new(chip, "stamp", k_stamp, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, views_orch, NULL, &info, 0);
+  assert_true(stamps[1] > stamps[0]);
+  assert_true(stamps[3] > stamps[1]);
+  for (int i = 0; i < 4; i++) assert_true(stamps[4] > stamps[i]);
+  assert_true(stamps[2] < stamps[0]); /* did not wait for the slow writer */
+  assert_true(stamps[5] < stamps[0]); /* NO_DEP: not tracked */
+  strata_chip_destroy(chip);
+}
+
+/* ---- scopes: runtime outputs on a tiny, wrapping heap ---------------------- */
+static uint32_t K_FILL, K_INC, K_ACC;
+
+static void k_fill(strata_kernel_ctx *k) { /* out[*] = scalar */
+  const strata_tensor *t = strata_kernel_tensor(k, 0);
+  double *d = t->data, v = strata_kernel_scalar_f64(k, 0);
+  for (size_t i = 0; i < t->bytes / sizeof(double); i++) d[i] = v;
+}
+
+static void k_inc(strata_kernel_ctx *k) { /* out = in + 1 */
+  const strata_tensor *in = strata_kernel_tensor(k, 0), *out = strata_kernel_tensor(k, 1);
+  const double *x = in->data;
+  double *y = out->data;
+  for (size_t i = 0; i < out->bytes / sizeof(double); i++) y[i] = x[i] + 1.0;
+}
+
+static void k_acc(strata_kernel_ctx *k) { /* acc += in[0] + in[last] */
+  const strata_tensor *in = strata_kernel_tensor(k, 0);
+  const double *x = in->data;
+  *(double *)strata_kernel_tensor(k, 1)->data += x[0] + x[in->bytes / sizeof(double) - 1];
+}
+
+static double acc_value;
+
+static void one_round(strata_orch *o, int r, size_t bytes) {
+  strata_tensor acc = strata_tensor_external(&acc_value, sizeof(double), STRATA_DT_F64);
+  strata_tensor x, y;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_output(&a, &x, bytes, STRATA_DT_F64);
+  strata_args_scalar_f64(&a, r);
+  assert_int_equal(strata_orch_submit(o, K_FILL, &a, NULL), 0);
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &x);
+  strata_args_output(&a, &y, bytes, STRATA_DT_F64);
+  assert_int_equal(strata_orch_submit(o, K_INC, &a, NULL), 0);
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &y);
+  strata_args_tensor(&a, STRATA_INOUT, &acc);
+  assert_int_equal(strata_orch_submit(o, K_ACC, &a, NULL), 0);
+}
+
+static void scopes_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  for (int r = 0; r < 200; r++) {
+    int depth = 1 + r % 4; /* rings 1..3 */
+    for (int d = 0; d < depth; d++) assert_int_equal(strata_orch_scope_begin(o), 0);
+    one_round(o, r, 200 * 1024 + (size_t)r * 8);
+    for (int d = 0; d < depth; d++) assert_int_equal(strata_orch_scope_end(o), 0);
+  }
+}
+
+STRATA_TEST(scoped_outputs_wrap_tiny_heap) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  c.field_mask |= STRATA_CFG_TASK_WINDOW | STRATA_CFG_HEAP_BYTES | STRATA_CFG_DEP_POOL;
+  c.task_window = 16;
+  c.heap_bytes = 1 << 20;
+  c.dep_pool = 256;
+  strata_chip *chip = chip_new(&c);
+  K_FILL = kernel_new(chip, "fill", k_fill, STRATA_CORE_AIV);
+  K_INC = kernel_new(chip, "inc", k_inc, STRATA_CORE_AIV);
+  K_ACC = kernel_new(chip, "acc", k_acc, STRATA_CORE_AIC);
+  strata_run_info info;
+  run_expect(chip, scopes_orch, NULL, &info, 0);
+  double want = 0;
+  for (int r = 0; r < 200; r++) want += 2.0 * (r + 1);
+  assert_true(acc_value == want);
+  assert_int_equal(info.tasks_completed, 600);
+  strata_chip_destroy(chip);
+}
+
+/* ---- explicit and held dependencies ------------------------------------------ */
+static _Atomic int flag_x, seen_x;
+static uint32_t K_SETX, K_READX;
+
+static void k_setx(strata_kernel_ctx *k) {
+  sleep_ms(20);
+  atomic_store(&flag_x, (int)strata_kernel_scalar(k, 0));
+}
+
+static void k_readx(strata_kernel_ctx *k) {
+  (void)k;
+  atomic_store(&seen_x, atomic_load(&flag_x));
+}
+
+static void held_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_task_ref t0, t1;
+  strata_args_init(&a);
+  strata_args_scalar(&a, 42);
+  strata_args_hold(&a);
+  assert_int_equal(strata_orch_submit(o, K_SETX, &a, &t0), 0);
+  strata_args_init(&a);
+  strata_args_dep(&a, t0);
+  assert_int_equal(strata_orch_submit(o, K_READX, &a, &t1), 0);
+  sleep_ms(50);
+  assert_int_equal(atomic_load(&seen_x), 0); /* still held */
+  assert_int_equal(strata_orch_release(o, t0), 0);
+  assert_int_equal(strata_orch_release(o, t0), STRATA_EINVAL); /* twice */
+}
+
+STRATA_TEST(explicit_and_held_dependencies) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_SETX = kernel_new(chip, "setx", k_setx, STRATA_CORE_AIV);
+  K_READX = kernel_new(chip, "readx", k_readx, STRATA_CORE_AIC);
+  strata_run_info info;
+  run_expect(chip, held_orch, NULL, &info, 0);
+  assert_int_equal(atomic_load(&seen_x), 42);
+  strata_chip_destroy(chip);
+}
+
+/* ---- failure poisoning --------------------------------------------------------- */
+static int64_t px, py, pz;
+static _Atomic int poisoned_ran;
+static uint32_t K_FAIL, K_COPY;
+
+static void k_fail(strata_kernel_ctx *k) { strata_kernel_fail(k, "injected failure %d", 7); }
+
+static void k_copy(strata_kernel_ctx *k) { /* out = in + 1, or scalar if no input */
+  uint32_t n = strata_kernel_ntensors(k);
+  int64_t v = n > 1 ? *(int64_t *)strata_kernel_tensor(k, 0)->data + 1 : 5;
+  *(int64_t *)strata_kernel_tensor(k, n - 1)->data = v;
+  if (n > 1) atomic_fetch_add(&poisoned_ran, 1);
+}
+
+static void poison_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor x = strata_tensor_external(&px, 8, STRATA_DT_I64);
+  strata_tensor y = strata_tensor_external(&py, 8, STRATA_DT_I64);
+  strata_tensor z = strata_tensor_external(&pz, 8, STRATA_DT_I64);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &x);
+  strata_orch_submit(o, K_FAIL, &a, NULL);
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &x);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &y);
+  strata_orch_submit(o, K_COPY, &a, NULL); /* poisoned */
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &y);
+  strata_args_tensor(&a, STRATA_INOUT, &y);
+  strata_orch_submit(o, K_COPY, &a, NULL); /* poisoned transitively */
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &z);
+  strata_orch_submit(o, K_COPY, &a, NULL); /* independent */
+}
+
+STRATA_TEST(failed_task_poisons_dependents_only) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_FAIL = kernel_new(chip, "failer", k_fail, STRATA_CORE_AIV);
+  K_COPY = kernel_new(chip, "copy", k_copy, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, poison_orch, NULL, &info, STRATA_TASK_FAILED);
+  assert_int_equal(info.tasks_failed, 1);
+  assert_int_equal(info.tasks_poisoned, 2);
+  assert_int_equal(info.tasks_completed, 4);
+  assert_int_equal(atomic_load(&poisoned_ran), 0);
+  assert_int_equal(py, 0);
+  assert_int_equal(pz, 5);
+  assert_non_null(strstr(info.message, "failer"));
+  assert_non_null(strstr(info.message, "injected failure 7"));
+  strata_chip_destroy(chip);
+}
+
+/* ---- kernel context -------------------------------------------------------------- */
+static uint32_t K_WHO_AIC, K_WHO_AIV;
+static int64_t who[64][2];
+
+static void k_who(strata_kernel_ctx *k) {
+  int64_t *out = strata_kernel_tensor(k, 0)->data;
+  out[0] = strata_kernel_core_kind(k);
+  out[1] = strata_kernel_core_id(k);
+}
+
+static void who_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  for (int i = 0; i < 64; i++) {
+    strata_tensor t = strata_tensor_external(who[i], sizeof(who[i]), STRATA_DT_I64);
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &t);
+    strata_orch_submit(o, i % 2 ? K_WHO_AIV : K_WHO_AIC, &a, NULL);
+  }
+}
+
+STRATA_TEST(kernels_run_on_cores_of_their_kind) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  strata_chip *chip = chip_new(&c);
+  K_WHO_AIC = kernel_new(chip, "who_aic", k_who, STRATA_CORE_AIC);
+  K_WHO_AIV = kernel_new(chip, "who_aiv", k_who, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, who_orch, NULL, &info, 0);
+  for (int i = 0; i < 64; i++) {
+    assert_int_equal(who[i][0], i % 2 ? STRATA_CORE_AIV : STRATA_CORE_AIC);
+    assert_true(who[i][1] < 6);                       /* 2 clusters x 3 cores */
+    assert_int_equal(who[i][1] % 3 == 0, i % 2 == 0); /* core 0 of a cluster is AIC */
+  }
+  strata_chip_destroy(chip);
+}
+
+/* ---- reuse and parking --------------------------------------------------------------- */
+static uint32_t K_BUMP;
+static int64_t counter;
+
+static void k_bump(strata_kernel_ctx *k) { (*(int64_t *)strata_kernel_tensor(k, 0)->data)++; }
+
+static void chain_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor t = strata_tensor_external(&counter, 8, STRATA_DT_I64);
+  for (int i = 0; i < 100; i++) {
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_INOUT, &t);
+    strata_orch_submit(o, K_BUMP, &a, NULL);
+  }
+}
+
+STRATA_TEST(chip_is_reusable_across_runs) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_BUMP = kernel_new(chip, "bump", k_bump, STRATA_CORE_AIV);
+  for (int run = 1; run <= 20; run++) {
+    strata_run_info info;
+    run_expect(chip, chain_orch, NULL, &info, 0);
+    assert_int_equal(counter, 100 * run);
+  }
+  strata_chip_destroy(chip);
+}
+
+static void idle_orch(strata_orch *o, void *arg) {
+  (void)o;
+  (void)arg;
+  sleep_ms(600);
+}
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+STRATA_TEST(idle_threads_park_instead_of_spinning) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0}); /* 3 schedulers, 9 cores */
+  strata_run_info info;
+  double c0 = cpu_seconds();
+  run_expect(chip, idle_orch, NULL, &info, 0);
+  double used = cpu_seconds() - c0;
+  fprintf(stderr, "cpu during a 600 ms idle run: %.3f s\n", used);
+  assert_true(used < 0.25); /* 13 spinning threads would burn ~1.2 s on 2 cores */
+  strata_chip_destroy(chip);
+}
+
+STRATA_TEST_MAIN(TEST_LIST)

@@ -1,0 +1,155 @@
+/* test_platform.c - error table, environment parsing, futex events,
+ * allocation-failure injection, configuration and arena reservation. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "platform/event.h"
+#include "platform/platform_int.h"
+#include "util.h"
+#include "test_platform_list.h"
+
+STRATA_TEST(error_table_names_and_messages) {
+  (void)state;
+  assert_string_equal(strata_err_name(STRATA_OK), "OK");
+  assert_string_equal(strata_err_name(STRATA_SCHEDULER_TIMEOUT), "SCHEDULER_TIMEOUT");
+  assert_string_equal(strata_err_name(-999999), "UNKNOWN");
+  assert_string_equal(strata_strerror(STRATA_EINVAL), "invalid argument");
+  assert_string_equal(strata_strerror(12345), "unknown strata status");
+  assert_int_equal(STRATA_EINVAL, -22);
+  assert_int_equal(STRATA_ETIMEDOUT, -110);
+  assert_true(STRATA_INPROGRESS > 0);
+}
+
+STRATA_TEST(chip_codes_map_to_spec_numbers) {
+  (void)state;
+  assert_int_equal(strata_chip_code(STRATA_SCOPE_DEADLOCK), 1);
+  assert_int_equal(strata_chip_code(STRATA_TENSOR_WAIT_TIMEOUT), 8);
+  assert_int_equal(strata_chip_code(STRATA_SCOPE_TASKS_OVERFLOW), 10);
+  assert_int_equal(strata_chip_code(STRATA_SCHEDULER_TIMEOUT), 100);
+  assert_int_equal(strata_chip_code(STRATA_STREAM_SYNC_TIMEOUT), 0);
+  assert_int_equal(strata_chip_code(STRATA_EINVAL), 0);
+}
+
+STRATA_TEST(env_parsing_warns_and_keeps_default) {
+  (void)state;
+  setenv("STRATA_T_X", "4096", 1);
+  assert_int_equal(strata__env_u64("STRATA_T_X", 7, 1, 1u << 20, 1), 4096);
+  setenv("STRATA_T_X", "2M", 1);
+  assert_int_equal(strata__env_u64("STRATA_T_X", 7, 1, 1u << 30, 0), 2u << 20);
+  setenv("STRATA_T_X", "100", 1); /* not a power of two */
+  assert_int_equal(strata__env_u64("STRATA_T_X", 7, 1, 1u << 20, 1), 7);
+  setenv("STRATA_T_X", "12abc", 1);
+  assert_int_equal(strata__env_u64("STRATA_T_X", 7, 1, 1u << 20, 0), 7);
+  setenv("STRATA_T_X", "-5", 1);
+  assert_int_equal(strata__env_u64("STRATA_T_X", 7, 1, 1u << 20, 0), 7);
+  unsetenv("STRATA_T_X");
+  assert_int_equal(strata__env_u64("STRATA_T_X", 9, 1, 10, 0), 9);
+}
+
+STRATA_TEST(pto2_env_configures_rings) {
+  (void)state;
+  setenv("PTO2_RING_TASK_WINDOW", "1024", 1);
+  setenv("PTO2_RING_HEAP", "4294967296", 1);
+  setenv("PTO2_RING_DEP_POOL", "zero", 1); /* invalid: default kept */
+  strata_chip_config c;
+  strata_chip_config_init(&c);
+  assert_int_equal(c.task_window, 1024);
+  assert_int_equal(c.heap_bytes, 4294967296ull);
+  assert_int_equal(c.dep_pool, 16384);
+  setenv("PTO2_RING_TASK_WINDOW", "1000", 1); /* not a power of two */
+  strata_chip_config_init(&c);
+  assert_int_equal(c.task_window, 16384);
+  unsetenv("PTO2_RING_TASK_WINDOW");
+  unsetenv("PTO2_RING_HEAP");
+  unsetenv("PTO2_RING_DEP_POOL");
+}
+
+STRATA_TEST(invalid_explicit_config_is_einval) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  cfg_set(&c, STRATA_CFG_TASK_WINDOW, &c.task_window, 100);
+  strata_chip *chip = NULL;
+  assert_int_equal(strata_chip_create(&c, &chip), STRATA_EINVAL);
+  assert_null(chip);
+  assert_non_null(strstr(strata_last_error(), "PTO2_RING_TASK_WINDOW"));
+}
+
+static void *signal_later(void *arg) {
+  sleep_ms(50);
+  strata__event_signal(arg);
+  return NULL;
+}
+
+STRATA_TEST(event_times_out_then_wakes_on_signal) {
+  (void)state;
+  strata__event ev;
+  strata__event_init(&ev, 0);
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata__event_wait(&ev, strata__event_read(&ev), t0 + 30000000ull),
+                   STRATA_ETIMEDOUT);
+  assert_true(ms_since(t0) >= 29);
+  pthread_t th;
+  uint32_t seen = strata__event_read(&ev);
+  pthread_create(&th, NULL, signal_later, &ev);
+  t0 = now_ns();
+  int rc = 0;
+  while (strata__event_read(&ev) == seen && ms_since(t0) < 5000)
+    rc = strata__event_wait(&ev, seen, now_ns() + 5000000000ull);
+  assert_int_equal(rc, 0);
+  assert_int_not_equal(strata__event_read(&ev), seen);
+  assert_true(ms_since(t0) < 5000);
+  pthread_join(th, NULL);
+}
+
+STRATA_TEST(allocation_failures_are_reported_not_fatal) {
+  (void)state;
+  for (long n = 0; n < 8; n++) {
+    strata__alloc_fail_after(n);
+    strata_chip *chip = NULL;
+    int rc = strata_chip_create(NULL, &chip);
+    strata__alloc_fail_after(-1);
+    if (rc == 0) {
+      assert_int_equal(strata_chip_destroy(chip), 0);
+      continue;
+    }
+    assert_int_equal(rc, STRATA_ENOMEM);
+    assert_null(chip);
+    assert_true(strlen(strata_last_error()) > 0);
+  }
+}
+
+static long rss_kib(void) {
+  long pages = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = -1;
+  fclose(f);
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+STRATA_TEST(arena_is_reserved_not_touched) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  c.field_mask |= STRATA_CFG_HEAP_BYTES | STRATA_CFG_TASK_WINDOW | STRATA_CFG_DEP_POOL;
+  c.heap_bytes = 4ull << 30; /* 4 GiB per ring, 16 GiB in all */
+  c.task_window = 131072;
+  c.dep_pool = 131072;
+  long before = rss_kib();
+  strata_chip *chip = chip_new(&c);
+  long grown = rss_kib() - before;
+  fprintf(stderr, "rss grew by %ld KiB\n", grown);
+  assert_true(grown < 64 * 1024); /* the ready queues only, not the heaps */
+  assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+STRATA_TEST(init_delay_fault_slows_create) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  cfg_set(&c, STRATA_CFG_INIT_DELAY, &c.init_delay_ms, 150);
+  uint64_t t0 = now_ns();
+  strata_chip *chip = chip_new(&c);
+  assert_true(ms_since(t0) >= 150);
+  assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+STRATA_TEST_MAIN(TEST_LIST)

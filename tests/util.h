@@ -1,0 +1,86 @@
+/* util.h - helpers shared by the chip tests: small chip configurations,
+ * a few generic kernels, and assertions on run outcomes. */
+#ifndef STRATA_TEST_UTIL_H
+#define STRATA_TEST_UTIL_H
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "harness.h"
+#include "strata.h"
+
+/* A small chip: 2 schedulers, 2 clusters, short budgets unless overridden. */
+static inline strata_chip_config cfg_small(void) {
+  strata_chip_config c;
+  strata_chip_config_init(&c);
+  c.field_mask = STRATA_CFG_SCHED_THREADS | STRATA_CFG_CLUSTERS | STRATA_CFG_SYNC_TIMEOUT;
+  c.sched_threads = 2;
+  c.clusters = 2;
+  c.stream_sync_timeout_ms = 60000;
+  return c;
+}
+
+static inline void cfg_set(strata_chip_config *c, uint64_t bit, uint32_t *field, uint32_t v) {
+  c->field_mask |= bit;
+  *field = v;
+}
+
+static inline strata_chip *chip_new(const strata_chip_config *c) {
+  strata_chip *chip = NULL;
+  int rc = strata_chip_create(c, &chip);
+  if (rc) fprintf(stderr, "chip_create: %s: %s\n", strata_err_name(rc), strata_last_error());
+  assert_int_equal(rc, 0);
+  return chip;
+}
+
+static inline uint32_t kernel_new(strata_chip *chip, const char *name, strata_kernel_fn fn,
+                                  strata_core_kind kind) {
+  uint32_t id = 0;
+  assert_int_equal(strata_chip_register_kernel(chip, name, fn, kind, &id), 0);
+  return id;
+}
+
+static inline uint64_t ms_since(uint64_t t0_ns) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec - t0_ns) / 1000000ull;
+}
+
+static inline uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void sleep_ms(unsigned ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A kernel that does nothing. */
+static inline void k_nop(strata_kernel_ctx *k) { (void)k; }
+
+/* A kernel that sleeps scalar 0 milliseconds (in 1 ms steps, cancellable). */
+static inline void k_sleep(strata_kernel_ctx *k) {
+  uint64_t ms = strata_kernel_scalar(k, 0);
+  for (uint64_t i = 0; i < ms && !strata_kernel_cancelled(k); i++) sleep_ms(1);
+}
+
+/* A kernel that never finishes unless the run is cancelled. */
+static inline void k_hang(strata_kernel_ctx *k) {
+  while (!strata_kernel_cancelled(k)) sleep_ms(1);
+}
+
+/* Run and print the outcome when it differs from `want`. */
+static inline int run_expect(strata_chip *chip, strata_orch_fn fn, void *arg,
+                             strata_run_info *info, int want) {
+  int rc = strata_chip_run(chip, fn, arg, info);
+  if (rc != want)
+    fprintf(stderr, "run: got %s (%d), want %s: %s\n", strata_err_name(rc), rc,
+            strata_err_name(want), info->message);
+  assert_int_equal(rc, want);
+  assert_int_equal(info->status, rc);
+  return rc;
+}
+
+#endif
