@@ -210,6 +210,9 @@ struct strata_chip {
   /* run state */
   strata__run_hdr hdr;
   strata__event orch_ev;           /* orchestrator waits: retirement, tensors */
+  _Atomic uint64_t consumed;       /* tasks that reached CONSUMED this run */
+  _Atomic uint64_t orch_wake_at;   /* wake the orch once consumed reaches this */
+  _Atomic uint32_t orch_tensor_wait; /* orch waits for a tensor: signal finishes */
   strata__event host_ev;           /* host waits: run end */
   _Atomic uint64_t submitted, completed, failed, poisoned;
   _Atomic uint32_t running_total;  /* RUNNING tasks on all cores */
@@ -257,6 +260,9 @@ STRATA_HIDDEN void strata__task_unref(strata_chip *chip, strata__task *t);
 STRATA_HIDDEN int strata__task_tryref(strata__task *t, uint64_t id);
 /* Publish a task whose fanin reached zero to its ready queue. */
 STRATA_HIDDEN void strata__task_ready(strata_chip *chip, strata__task *t);
+/* Tell task_ready that the calling thread will dispatch this many READY
+ * tasks of each kind itself (a scheduler with idle cores). */
+STRATA_HIDDEN void strata__set_ready_credit(uint32_t aic, uint32_t aiv);
 STRATA_HIDDEN void strata__task_dec_fanin(strata_chip *chip, strata__task *t);
 /* Finish a task (ran, failed, or poisoned): close fanout, release deps. */
 STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int failed);

@@ -38,7 +38,9 @@ void strata__wake_all(strata_chip *chip) {
 void strata__task_unref(strata_chip *chip, strata__task *t) {
   if (fetch_sub(&t->refs, 1) != 1) return;
   store_release(&t->state, STRATA_TS_CONSUMED); /* pairs with ring_retire */
-  strata__event_signal(&chip->orch_ev);
+  uint64_t n = fetch_add(&chip->consumed, 1) + 1;
+  smp_mb(); /* pairs with smp_mb after orch_wake_at is set in ring_wait */
+  if (n >= READ_ONCE(chip->orch_wake_at)) strata__event_signal(&chip->orch_ev);
 }
 
 int strata__task_tryref(strata__task *t, uint64_t id) {
@@ -49,9 +51,22 @@ int strata__task_tryref(strata__task *t, uint64_t id) {
   return 0; /* consumed */
 }
 
+/* Idle cores per kind that the calling scheduler thread will fill in its
+ * next dispatch pass; zero on every other thread. */
+static _Thread_local uint32_t ready_credit[2];
+
+void strata__set_ready_credit(uint32_t aic, uint32_t aiv) {
+  ready_credit[STRATA_CORE_AIC] = aic;
+  ready_credit[STRATA_CORE_AIV] = aiv;
+}
+
 void strata__task_ready(strata_chip *chip, strata__task *t) {
   WRITE_ONCE(t->state, STRATA_TS_READY);
   strata__readyq_push(&chip->readyq[t->kind], t);
+  if (ready_credit[t->kind] > 0) { /* this scheduler dispatches it next: no wake-ups */
+    ready_credit[t->kind]--;
+    return;
+  }
   for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
     strata__event_signal(&chip->scheds[s].ev);
 }
@@ -82,5 +97,6 @@ void strata__task_finish(strata_chip *chip, strata__task *t, int failed) {
   if (failed) fetch_add_relaxed(poisoned ? &chip->poisoned : &chip->failed, 1);
   strata__task_unref(chip, t); /* completion reference: last touch of t */
   check_run_end(chip, fetch_add(&chip->completed, 1) + 1);
-  strata__event_signal(&chip->orch_ev);
+  smp_mb(); /* pairs with smp_mb after orch_tensor_wait is set */
+  if (READ_ONCE(chip->orch_tensor_wait)) strata__event_signal(&chip->orch_ev);
 }

@@ -285,9 +285,8 @@ static int tensor_busy(strata_chip *chip, const strata_tensor *t) {
   return strata__tmap_lookup(&chip->tmap, t, 0, found, 0, STRATA_MAX_DEPS) != 0;
 }
 
-int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
+static int tensor_wait_loop(strata_orch *o, const strata_tensor *t) {
   strata_chip *chip = o->chip;
-  if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
   uint64_t deadline = strata__deadline_ms(chip->cfg.tensor_wait_timeout_ms);
   for (;;) {
     uint32_t seen = strata__event_read(&chip->orch_ev);
@@ -303,6 +302,16 @@ int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
     uint64_t nap = now + 50 * STRATA_NS_PER_MS;
     strata__event_wait(&chip->orch_ev, seen, nap < deadline ? nap : deadline);
   }
+}
+
+int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
+  strata_chip *chip = o->chip;
+  if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
+  WRITE_ONCE(chip->orch_tensor_wait, 1);
+  smp_mb(); /* pairs with smp_mb in task_finish: flag vs task state */
+  int rc = tensor_wait_loop(o, t);
+  WRITE_ONCE(chip->orch_tensor_wait, 0);
+  return rc;
 }
 
 /* ---- the thread ------------------------------------------------------------ */

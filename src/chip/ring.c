@@ -135,13 +135,24 @@ static int wait_failure(strata_chip *chip, uint32_t r, int code, const char *wha
 
 typedef int (*fits_fn)(const strata__ring *, const alloc_req *);
 
+/* A full task window is refilled in batches: waking the orchestrator for
+ * every retirement would cost a context switch per task. Waits for heap or
+ * pool space wake on every consumption (one retirement may be enough). */
+static uint64_t wake_batch(const strata__ring *R) {
+  uint64_t b = R->window / 8;
+  return b < 1 ? 1 : (b > 64 ? 64 : b);
+}
+
 /* Back-pressure: retire and wait until `fits`, with a no-progress deadline. */
-static int ring_wait(strata_chip *chip, uint32_t r, fits_fn fits, const alloc_req *q,
+static int ring_wait_loop(strata_chip *chip, uint32_t r, fits_fn fits, const alloc_req *q,
                      int code, const char *what) {
   strata__ring *R = &chip->rings[r];
   uint64_t deadline = strata__deadline_ms(chip->cfg.ring_wait_timeout_ms);
+  uint64_t batch = fits == fits_slot ? wake_batch(R) : 1;
   while (!fits(R, q)) {
     uint32_t seen = strata__event_read(&chip->orch_ev);
+    WRITE_ONCE(chip->orch_wake_at, READ_ONCE(chip->consumed) + batch);
+    smp_mb(); /* pairs with smp_mb in task_unref: wake_at vs consumed */
     if (strata__ring_retire(chip, r) > 0) {
       deadline = strata__deadline_ms(chip->cfg.ring_wait_timeout_ms);
       continue;
@@ -153,6 +164,13 @@ static int ring_wait(strata_chip *chip, uint32_t r, fits_fn fits, const alloc_re
     strata__event_wait(&chip->orch_ev, seen, nap < deadline ? nap : deadline);
   }
   return 0;
+}
+
+static int ring_wait(strata_chip *chip, uint32_t r, fits_fn fits, const alloc_req *q,
+                     int code, const char *what) {
+  int rc = ring_wait_loop(chip, r, fits, q, code, what);
+  WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
+  return rc;
 }
 
 static int check_never_fits(strata_chip *chip, uint32_t r, const alloc_req *q) {

@@ -25,6 +25,9 @@ static void reset_run(strata_chip *chip) {
   WRITE_ONCE(chip->failed, 0);
   WRITE_ONCE(chip->poisoned, 0);
   WRITE_ONCE(chip->running_total, 0);
+  WRITE_ONCE(chip->consumed, 0);
+  WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
+  WRITE_ONCE(chip->orch_tensor_wait, 0);
   WRITE_ONCE(chip->stall_reports, 0);
   WRITE_ONCE(chip->last_stall_ns, 0);
   strata__note_progress(chip);
@@ -89,8 +92,12 @@ static int stream_sync(strata_chip *chip) {
   }
 }
 
+/* A thread that misses the deadline is detached (it frees itself whenever
+ * its kernel returns) and the chip is marked wedged. */
 static void join_one(strata_chip *chip, int started, pthread_t t, uint64_t deadline) {
-  if (started && strata__thread_join(t, deadline) != 0) chip->wedged = 1;
+  if (!started || strata__thread_join(t, deadline) == 0) return;
+  pthread_detach(t);
+  chip->wedged = 1;
 }
 
 static void stop_and_join(strata_chip *chip) {

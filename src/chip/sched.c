@@ -13,6 +13,15 @@
  */
 #include "chip/chip_int.h"
 
+/* Idle owned cores per kind: tasks this thread readies up to that number
+ * are dispatched by it without waking the other schedulers. */
+static void grant_credit(strata__sched *s) {
+  uint32_t idle[2] = {0, 0};
+  for (uint32_t i = 0; i < s->ncores; i++)
+    idle[s->cores[i]->kind] += READ_ONCE(s->cores[i]->reg_state) == STRATA_REG_IDLE;
+  strata__set_ready_credit(idle[STRATA_CORE_AIC], idle[STRATA_CORE_AIV]);
+}
+
 static int harvest(strata__sched *s) {
   strata_chip *chip = s->chip;
   int n = 0;
@@ -24,9 +33,11 @@ static int harvest(strata__sched *s) {
     WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
     s->running--;
     fetch_sub(&chip->running_total, 1);
+    grant_credit(s);
     strata__task_finish(chip, t, failed);
     n++;
   }
+  strata__set_ready_credit(0, 0);
   return n;
 }
 

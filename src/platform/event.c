@@ -5,12 +5,24 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Spin iterations before parking: short, the machines have two cores. */
-#define STRATA_EVENT_SPIN 128
+/* How long a waiter spins before parking, in microseconds (STRATA_SPIN_US,
+ * default 50, 0..1000): long enough to catch a hand-off between two running
+ * threads without a futex round trip, short enough not to burn a core. */
+static _Atomic int64_t spin_ns = -1;
+
+static uint64_t spin_budget_ns(void) {
+  int64_t ns = READ_ONCE(spin_ns);
+  if (ns < 0) {
+    ns = (int64_t)strata__env_u64("STRATA_SPIN_US", 50, 0, 1000, 0) * 1000;
+    WRITE_ONCE(spin_ns, ns);
+  }
+  return (uint64_t)ns;
+}
 
 void strata__event_init(strata__event *ev, int shared) {
   WRITE_ONCE(ev->seq, 0);
@@ -30,12 +42,17 @@ void strata__event_signal(strata__event *ev) {
   if (READ_ONCE(ev->waiters) != 0) futex_op(ev, FUTEX_WAKE, INT32_MAX, NULL);
 }
 
-static int spin_for_change(strata__event *ev, uint32_t seen) {
-  for (int i = 0; i < STRATA_EVENT_SPIN; i++) {
-    if (strata__event_read(ev) != seen) return 1;
-    cpu_relax();
+static int spin_for_change(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
+  uint64_t budget = spin_budget_ns(), start = strata__now_ns(), now = start;
+  while (now - start < budget && now < deadline_ns) {
+    for (int i = 0; i < 32; i++) {
+      if (strata__event_read(ev) != seen) return 1;
+      cpu_relax();
+    }
+    sched_yield(); /* give way to runnable threads: cores are oversubscribed */
+    now = strata__now_ns();
   }
-  return 0;
+  return strata__event_read(ev) != seen;
 }
 
 static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
@@ -50,7 +67,7 @@ static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
 }
 
 int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
-  if (spin_for_change(ev, seen)) return 0;
+  if (spin_for_change(ev, seen, deadline_ns)) return 0;
   park(ev, seen, deadline_ns);
   return strata__event_read(ev) != seen ? 0 : STRATA_ETIMEDOUT;
 }
