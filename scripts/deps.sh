@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# deps.sh - install what strata needs on a fresh Debian 12 machine (as root,
+# or with sudo). `deps.sh bench` also installs the benchmark peers.
+set -euo pipefail
+pkgs=(cmake make gcc clang pkg-config libcmocka-dev)
+[ "${1:-}" = bench ] && pkgs+=(libstarpu-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null

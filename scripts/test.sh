@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# test.sh - set up and run the whole test suite: the gcc build, then clang
+# with ASan+UBSan, then clang with TSan; each runs every ctest entry (one
+# process per test, with a timeout). `test.sh quick` runs the gcc build only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+
+run_config() { # name cc sanitize build_type
+  local dir="build-$1"
+  echo "=== $1 ($2${3:+, -fsanitize=$3}) ==="
+  CC=$2 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE="$4" -DSTRATA_SANITIZE="$3" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  (cd "$dir" && ctest -j"$jobs" --output-on-failure --timeout 120)
+}
+
+run_config gcc gcc "" RelWithDebInfo
+[ "${1:-}" = quick ] && exit 0
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_config asan clang address,undefined Debug
+TSAN_OPTIONS=halt_on_error=1 run_config tsan clang thread Debug
+leftover=$(ls /dev/shm 2>/dev/null | grep -i strata || true)
+if [ -n "$leftover" ]; then echo "leaked /dev/shm entries: $leftover"; exit 1; fi
+echo "all configurations passed"
