@@ -193,6 +193,9 @@ int strata_chip_destroy(strata_chip *chip) {
     return 0;
   }
   chip_free_parts(chip);
+#ifndef NDEBUG
+  memset(chip, 0xdd, sizeof(*chip)); /* poison: a use after destroy faults fast */
+#endif
   strata__free(chip);
   return 0;
 }
