@@ -6,5 +6,6 @@
 #include "strata/version.h"
 #include "strata/error.h"
 #include "strata/chip.h"
+#include "strata/node.h"
 
 #endif

@@ -159,6 +159,11 @@ STRATA_API int strata_chip_register_kernel(strata_chip *chip, const char *name,
                                            strata_kernel_fn fn,
                                            strata_core_kind kind, uint32_t *id);
 
+/* Id of the kernel registered under `name` (the first one), for code that
+ * runs where the registering call's result is not visible (e.g. a chip
+ * orchestration in a node's chip child). ENOENT if none. */
+STRATA_API int strata_chip_find_kernel(const strata_chip *chip, const char *name, uint32_t *id);
+
 /* Outcome of one run. */
 typedef struct strata_run_info {
   int status;          /* same as strata_chip_run's return */

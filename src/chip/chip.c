@@ -183,6 +183,13 @@ int strata_chip_register_kernel(strata_chip *chip, const char *name,
   return 0;
 }
 
+int strata_chip_find_kernel(const strata_chip *chip, const char *name, uint32_t *id) {
+  for (uint32_t k = 0; chip && name && id && k < chip->nkernels; k++)
+    if (strcmp(chip->kernels[k].name, name) == 0) return *id = k, 0;
+  return strata__fail(STRATA_ENOENT, "no kernel named '%s' is registered on this chip",
+                      name ? name : "(null)");
+}
+
 int strata_chip_destroy(strata_chip *chip) {
   if (!chip) return 0;
   if (chip->in_run)

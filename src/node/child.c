@@ -1,0 +1,235 @@
+/* child.c - the child side of a node: initialise (a chip runtime for chip
+ * children), publish INIT_DONE or INIT_FAILED, then serve the mailbox: run
+ * tasks (a chip orchestration, or a sub function), answer controls, exit on
+ * SHUTDOWN or when the parent is gone.
+ *
+ * DESIGN: single-threaded apart from the chip runtime's own threads, which
+ * exist only inside strata_chip_run. The child parks on its mailbox event
+ * (futex) and re-checks its parent every second.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "node/node_int.h"
+
+#define CHILD_PARK_MS 1000
+#define DEVMEM_ALIGN 64u
+#define DEVMEM_MAX_BLOCKS 4096u
+
+typedef struct devblock {
+  size_t off, len;
+} devblock;
+
+typedef struct child_state {
+  strata_node *n;
+  uint32_t c;
+  strata__mailbox *mb;
+  strata_chip *chip;
+  unsigned char *slice; /* this chip's device memory */
+  size_t slice_bytes;
+  devblock used[DEVMEM_MAX_BLOCKS]; /* sorted by offset */
+  uint32_t nused;
+} child_state;
+
+/* ---- fault injection ------------------------------------------------------- */
+/* STRATA_FAULT_INIT_DELAY_MS: "<rank>:<ms>[,<rank>:<ms>...]" (rank may be
+ * '*'), or "longtail:<max_ms>[:<seed>]": every chip draws max_ms * u^3. */
+static uint32_t longtail(const char *spec, uint32_t rank) {
+  unsigned long max_ms = 0, seed = 1;
+  if (sscanf(spec, "longtail:%lu:%lu", &max_ms, &seed) < 1) return 0;
+  uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)rank + 1) * 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 31;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 29;
+  double u = (double)(x >> 11) / 9007199254740992.0;
+  return (uint32_t)((double)max_ms * u * u * u);
+}
+
+uint32_t strata__fault_init_delay_ms(uint32_t rank) {
+  const char *s = getenv("STRATA_FAULT_INIT_DELAY_MS");
+  if (!s || !*s) return 0;
+  if (strncmp(s, "longtail:", 9) == 0) return longtail(s, rank);
+  for (const char *p = s; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+    unsigned long r, ms;
+    if (p[0] == '*' && sscanf(p + 1, ":%lu", &ms) == 1) return (uint32_t)ms;
+    if (sscanf(p, "%lu:%lu", &r, &ms) == 2 && r == rank) return (uint32_t)ms;
+  }
+  return 0;
+}
+
+static int fault_rank_listed(const char *var, uint32_t rank) {
+  const char *s = getenv(var);
+  if (!s) return 0;
+  for (const char *p = s; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if ((unsigned long)rank == strtoul(p, NULL, 10) && *p >= '0' && *p <= '9') return 1;
+  return 0;
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+static void reply(child_state *cs, uint32_t state, int code, const char *msg) {
+  strata__mailbox *mb = cs->mb;
+  mb->error_code = code;
+  snprintf(mb->errmsg, sizeof(mb->errmsg), "%s", msg ? msg : "");
+  store_release(&mb->state, state); /* pairs with load_acquire in wait_reply */
+  strata__event_signal(&cs->n->hdr->parent_ev);
+}
+
+/* ---- device memory of this chip (first fit over sorted blocks) ----------------- */
+static int dev_alloc(child_state *cs, size_t bytes, uint64_t *addr) {
+  size_t len = (bytes + DEVMEM_ALIGN - 1) & ~(size_t)(DEVMEM_ALIGN - 1), at = 0;
+  uint32_t i = 0;
+  for (; i < cs->nused && cs->used[i].off - at < len; i++) at = cs->used[i].off + cs->used[i].len;
+  if (len == 0 || at + len > cs->slice_bytes || cs->nused == DEVMEM_MAX_BLOCKS) return STRATA_ENOMEM;
+  memmove(&cs->used[i + 1], &cs->used[i], (cs->nused - i) * sizeof(devblock));
+  cs->used[i] = (devblock){at, len};
+  cs->nused++;
+  *addr = (uint64_t)(uintptr_t)(cs->slice + at);
+  return 0;
+}
+
+static int dev_free(child_state *cs, uint64_t addr) {
+  for (uint32_t i = 0; i < cs->nused; i++)
+    if ((uint64_t)(uintptr_t)(cs->slice + cs->used[i].off) == addr) {
+      memmove(&cs->used[i], &cs->used[i + 1], (cs->nused - i - 1) * sizeof(devblock));
+      cs->nused--;
+      return 0;
+    }
+  return STRATA_EINVAL;
+}
+
+static int dev_range_ok(child_state *cs, uint64_t addr, uint64_t len) {
+  uintptr_t lo = (uintptr_t)cs->slice, a = (uintptr_t)addr;
+  return cs->slice && a >= lo && len <= cs->slice_bytes && a - lo <= cs->slice_bytes - len;
+}
+
+/* ---- init ------------------------------------------------------------------------ */
+static int register_one(child_state *cs, uint32_t what, const strata__func *f) {
+  strata__registry *r = &cs->n->reg;
+  if (r->n[what] >= STRATA_NODE_MAX_FUNCS) return STRATA_ENOSPC;
+  r->f[what][r->n[what]++] = *f;
+  if (what != STRATA_REG_KERNEL || !cs->chip) return 0;
+  uint32_t id;
+  return strata_chip_register_kernel(cs->chip, f->name, (strata_kernel_fn)f->fn,
+                                     (strata_core_kind)f->kind, &id);
+}
+
+static int chip_init(child_state *cs, char *msg, size_t len) {
+  const strata__child *ch = &cs->n->child[cs->c];
+  uint32_t delay = strata__fault_init_delay_ms(ch->index);
+  if (delay) strata__sleep_ms(delay);
+  if (fault_rank_listed("STRATA_FAULT_INIT_CRASH", ch->index)) raise(SIGKILL);
+  if (fault_rank_listed("STRATA_FAULT_INIT_FAIL", ch->index))
+    return snprintf(msg, len, "injected init failure (STRATA_FAULT_INIT_FAIL)"), STRATA_EINVAL;
+  int rc = strata_chip_create(&cs->n->cfg.chip, &cs->chip);
+  if (rc) return snprintf(msg, len, "chip runtime: %s", strata_last_error()), rc;
+  cs->slice_bytes = cs->n->cfg.devmem_bytes;
+  cs->slice = cs->n->devmem + (size_t)ch->index * cs->slice_bytes;
+  strata__registry *r = &cs->n->reg;
+  uint32_t nk = r->n[STRATA_REG_KERNEL];
+  r->n[STRATA_REG_KERNEL] = 0; /* re-register in order: the same ids as the parent */
+  for (uint32_t i = 0; i < nk && rc == 0; i++) rc = register_one(cs, STRATA_REG_KERNEL, &r->f[0][i]);
+  if (rc) snprintf(msg, len, "registering kernels: %s", strata_last_error());
+  return rc;
+}
+
+/* ---- tasks ------------------------------------------------------------------------- */
+static void run_task(child_state *cs) {
+  strata__mailbox *mb = cs->mb;
+  strata_args args;
+  memcpy(&args, mb->blob, sizeof(args));
+  uint64_t t0 = strata__now_ns();
+  char msg[256] = "";
+  int rc;
+  if (cs->chip) {
+    strata_run_info info;
+    rc = strata_chip_run(cs->chip, (strata_orch_fn)cs->n->reg.f[STRATA_REG_ORCH][mb->command].fn,
+                         &args, &info);
+    snprintf(msg, sizeof(msg), "%s", info.message);
+  } else {
+    strata_sub_fn fn = (strata_sub_fn)cs->n->reg.f[STRATA_REG_SUB][mb->command].fn;
+    rc = fn(&args, msg, sizeof(msg));
+  }
+  mb->elapsed_ns = strata__now_ns() - t0;
+  reply(cs, STRATA_MB_TASK_DONE, rc, msg);
+}
+
+/* ---- controls ----------------------------------------------------------------------- */
+static int control_copy(child_state *cs, int to_dev, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  uint64_t addr = mb->arg[0], bytes = mb->arg[1];
+  if (bytes > STRATA_MBOX_BLOB_BYTES || !dev_range_ok(cs, addr, bytes))
+    return snprintf(msg, len, "copy of %llu B at %#llx is outside this chip's device memory",
+                    (unsigned long long)bytes, (unsigned long long)addr), STRATA_EINVAL;
+  if (to_dev)
+    memcpy((void *)(uintptr_t)addr, mb->blob, bytes);
+  else
+    memcpy(mb->blob, (const void *)(uintptr_t)addr, bytes);
+  return 0;
+}
+
+static int control_dispatch(child_state *cs, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  const char *d = getenv("STRATA_FAULT_CONTROL_DELAY_MS");
+  if (d) strata__sleep_ms((uint32_t)strtoul(d, NULL, 10));
+  switch (mb->command) {
+    case STRATA_CTL_MALLOC: {
+      int rc = dev_alloc(cs, mb->arg[0], &mb->result);
+      if (rc) snprintf(msg, len, "device memory of %zu B exhausted (%llu B requested); raise "
+                       "STRATA_NODE_DEVMEM", cs->slice_bytes, (unsigned long long)mb->arg[0]);
+      return rc;
+    }
+    case STRATA_CTL_FREE:
+      if (dev_free(cs, mb->arg[0]) == 0) return 0;
+      return snprintf(msg, len, "free of %#llx: not an allocation of this chip",
+                      (unsigned long long)mb->arg[0]), STRATA_EINVAL;
+    case STRATA_CTL_COPY_TO: return control_copy(cs, 1, msg, len);
+    case STRATA_CTL_COPY_FROM: return control_copy(cs, 0, msg, len);
+    case STRATA_CTL_PREPARE: return 0;
+    case STRATA_CTL_REGISTER:
+      return register_one(cs, (uint32_t)mb->arg[0], (const strata__func *)(void *)mb->blob);
+    default:
+      return snprintf(msg, len, "control %u is not implemented by this child", mb->command),
+             STRATA_ENOSYS;
+  }
+}
+
+static void serve(child_state *cs) {
+  strata__mailbox *mb = cs->mb;
+  pid_t parent = cs->n->hdr->parent_pid;
+  for (;;) {
+    uint32_t seen = strata__event_read(&mb->child_ev);
+    uint32_t st = load_acquire(&mb->state); /* pairs with store_release in mbox_post */
+    if (st == STRATA_MB_TASK_READY) {
+      run_task(cs);
+    } else if (st == STRATA_MB_CONTROL_REQUEST) {
+      char msg[256] = "";
+      int rc = control_dispatch(cs, msg, sizeof(msg));
+      reply(cs, STRATA_MB_CONTROL_DONE, rc, msg);
+    } else if (st == STRATA_MB_SHUTDOWN || getppid() != parent) {
+      return;
+    } else {
+      strata__event_wait(&mb->child_ev, seen, strata__deadline_ms(CHILD_PARK_MS));
+    }
+  }
+}
+
+void strata__child_main(strata_node *n, uint32_t c) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != n->hdr->parent_pid) _exit(1);
+  child_state *cs = calloc(1, sizeof(*cs));
+  if (!cs) _exit(1);
+  cs->n = n;
+  cs->c = c;
+  cs->mb = strata__mbox(n, c);
+  char msg[256] = "";
+  int rc = n->child[c].kind == STRATA_CHILD_CHIP ? chip_init(cs, msg, sizeof(msg)) : 0;
+  reply(cs, rc ? STRATA_MB_INIT_FAILED : STRATA_MB_INIT_DONE, rc, msg);
+  if (rc == 0) serve(cs);
+  if (cs->chip) strata_chip_destroy(cs->chip);
+  strata__event_signal(&n->hdr->parent_ev); /* speed up the parent's reaping */
+  _exit(rc ? 1 : 0);
+}
