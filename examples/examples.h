@@ -13,7 +13,8 @@ typedef struct strata_example_opts {
   strata_chip_config cfg; /* chip configuration (field_mask selects fields) */
   uint64_t tasks;         /* workload size (random DAG: tasks) */
   uint64_t seed;          /* random seed */
-  uint32_t size;          /* matmul: matrix order; vector: length */
+  uint32_t size;          /* matmul: matrix order; vector/pipeline: length */
+  uint32_t chips, subs;   /* node examples: chip and sub children */
 } strata_example_opts;
 
 /* Result of one example run. */
@@ -40,6 +41,7 @@ const strata_example *strata_example_find(const char *name);
 int strata_example_vector(const strata_example_opts *o, strata_example_result *r);
 int strata_example_matmul(const strata_example_opts *o, strata_example_result *r);
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
+int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
 
 /* Create a chip from opts->cfg; on failure fill r and return the status. */
 int strata_example_chip(const strata_example_opts *o, strata_example_result *r,

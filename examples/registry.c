@@ -9,6 +9,8 @@ static const strata_example list[] = {
      strata_example_matmul},
     {"dag", "random DAG of tiny tasks checked against a sequential run",
      strata_example_random_dag},
+    {"pipeline", "node: blocks stream through one stage per chip, a sub verifies",
+     strata_example_pipeline},
     {NULL, NULL, NULL}};
 
 const strata_example *strata_examples(void) { return list; }

@@ -1,7 +1,7 @@
 /* main.c - the `strata` command line: run the built-in examples on a
  * simulated chip and report the outcome as text or JSON.
  *
- *   strata run <example> [options]   run vector | matmul | dag
+ *   strata run <example> [options]   run vector | matmul | dag | pipeline
  *   strata list                      list the examples
  *   strata version | help
  * Exit status: 0 success, 1 the run failed or its check did not match,
@@ -37,6 +37,8 @@ static const num_opt num_opts[] = {
     EX("--tasks", tasks, 1, "random DAG: number of tasks (default 100000)"),
     EX("--size", size, 0, "vector length / matmul order"),
     EX("--seed", seed, 1, "random seed (default 1)"),
+    EX("--chips", chips, 0, "pipeline: chip children (default 4)"),
+    EX("--subs", subs, 0, "pipeline: sub children (default 1)"),
     CFG32("--sched-threads", STRATA_CFG_SCHED_THREADS, sched_threads, "scheduler threads (3)"),
     CFG32("--clusters", STRATA_CFG_CLUSTERS, clusters, "clusters of 1 AIC + 2 AIV cores (3)"),
     CFG32("--task-window", STRATA_CFG_TASK_WINDOW, task_window, "task slots per ring"),

@@ -43,11 +43,12 @@ int strata__wait_reply(strata_node *n, uint32_t c, uint32_t want, uint64_t deadl
   for (;;) {
     uint32_t seen = strata__event_read(&n->hdr->parent_ev);
     if (load_acquire(&mb->state) == want) return 0; /* pairs with the child's reply */
+    nap(n, seen, deadline); /* spins first: a quick reply costs no syscall */
+    if (load_acquire(&mb->state) == want) return 0;
     if (n->tasks) strata__norch_pump(n);
     strata__reap(n);
     if (!n->child[c].alive) return child_lost(n, c, during, 0);
     if (strata__now_ns() >= deadline) return child_lost(n, c, during, 1);
-    nap(n, seen, deadline);
   }
 }
 

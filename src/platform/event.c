@@ -42,6 +42,11 @@ void strata__event_signal(strata__event *ev) {
   if (READ_ONCE(ev->waiters) != 0) futex_op(ev, FUTEX_WAKE, INT32_MAX, NULL);
 }
 
+/* Spin phase before yielding: a hand-off between two running threads usually
+ * lands within a few microseconds, and a sched_yield() syscall in its path
+ * would double its latency. */
+#define STRATA_PURE_SPIN_NS 3000u
+
 static int spin_for_change(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
   uint64_t budget = spin_budget_ns(), start = strata__now_ns(), now = start;
   while (now - start < budget && now < deadline_ns) {
@@ -49,7 +54,8 @@ static int spin_for_change(strata__event *ev, uint32_t seen, uint64_t deadline_n
       if (strata__event_read(ev) != seen) return 1;
       cpu_relax();
     }
-    sched_yield(); /* give way to runnable threads: cores are oversubscribed */
+    if (now - start >= STRATA_PURE_SPIN_NS)
+      sched_yield(); /* then give way to runnable threads: cores are oversubscribed */
     now = strata__now_ns();
   }
   return strata__event_read(ev) != seen;
