@@ -447,6 +447,12 @@ STRATA_TEST(registration_after_init_is_broadcast) {
 /* ---- kill -9 and deadlines ------------------------------------------------------------------ */
 static strata_tensor sleep_buf;
 
+static void sleep_buffer(strata_node *n, uint32_t chip) {
+  void *p;
+  assert_int_equal(strata_node_malloc(n, chip, 8, &p), 0);
+  sleep_buf = strata_tensor_external(p, 8, STRATA_DT_I64);
+}
+
 static void kill_mid_task_orch(strata_node_orch *o, void *arg) {
   strata_args a;
   strata_args_init(&a);
@@ -462,9 +468,7 @@ STRATA_TEST(child_killed_mid_task_fails_the_run_not_hangs) {
   (void)state;
   strata_node *n = node_new(2, 0, 30000);
   init_expect(n, 0);
-  void *p;
-  assert_int_equal(strata_node_malloc(n, 1, 8, &p), 0);
-  sleep_buf = strata_tensor_external(p, 8, STRATA_DT_I64);
+  sleep_buffer(n, 1);
   strata_node_run_info info;
   uint64_t t0 = now_ns();
   assert_int_equal(strata_node_run(n, kill_mid_task_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
@@ -512,9 +516,7 @@ STRATA_TEST(task_deadline_kills_an_unresponsive_child) {
   (void)state;
   strata_node *n = node_new(1, 0, 500);
   init_expect(n, 0);
-  void *p;
-  assert_int_equal(strata_node_malloc(n, 0, 8, &p), 0);
-  sleep_buf = strata_tensor_external(p, 8, STRATA_DT_I64);
+  sleep_buffer(n, 0);
   strata_node_run_info info;
   uint64_t t0 = now_ns();
   assert_int_equal(strata_node_run(n, hung_orch, NULL, &info), STRATA_ETIMEDOUT);

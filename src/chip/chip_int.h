@@ -120,7 +120,7 @@ typedef struct strata__tensormap {
   uint32_t nbuckets;               /* power of two */
   strata__tm_entry *free_list;
   void **chunks;                   /* allocated entry blocks */
-  uint32_t nchunks, chunk_cap;
+  size_t nchunks, chunk_cap;
 } strata__tensormap;
 
 /* ---- cores and schedulers ------------------------------------------------ */

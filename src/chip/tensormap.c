@@ -23,7 +23,7 @@ int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets) {
 }
 
 void strata__tmap_destroy(strata__tensormap *m) {
-  for (uint32_t i = 0; i < m->nchunks; i++) strata__free(m->chunks[i]);
+  for (size_t i = 0; i < m->nchunks; i++) strata__free(m->chunks[i]);
   strata__free(m->chunks);
   strata__free(m->buckets);
   memset(m, 0, sizeof(*m));
@@ -47,15 +47,8 @@ void strata__tmap_reset(strata__tensormap *m) {
 }
 
 static int grow(strata__tensormap *m) {
-  if (m->nchunks == m->chunk_cap) {
-    uint32_t cap = m->chunk_cap ? m->chunk_cap * 2 : 16;
-    void **c = strata__calloc(cap, sizeof(void *));
-    if (!c) return STRATA_ENOMEM;
-    if (m->nchunks) memcpy(c, m->chunks, m->nchunks * sizeof(void *));
-    strata__free(m->chunks);
-    m->chunks = c;
-    m->chunk_cap = cap;
-  }
+  if (strata__array_grow(&m->chunks, &m->chunk_cap, m->nchunks, sizeof(void *), 16))
+    return STRATA_ENOMEM;
   strata__tm_entry *blk = strata__calloc(TM_CHUNK, sizeof(*blk));
   if (!blk) return STRATA_ENOMEM;
   m->chunks[m->nchunks++] = blk;

@@ -143,15 +143,19 @@ typedef struct strata__ntask {
   uint32_t nmembers, ndone, npending, scope;
   strata__nmember *m;              /* nmembers entries */
   struct strata__ntask **dependents;
-  uint32_t ndependents, cap_dependents;
+  size_t ndependents, cap_dependents;
   char msg[384];
 } strata__ntask;
 
+typedef struct strata__nbuf {
+  void *dev;
+  uint32_t chip;
+} strata__nbuf;
+
 typedef struct strata__nscope {
   uint64_t first_task;             /* tasks with id >= this belong to the scope */
-  void **bufs;                     /* strata_node_orch_alloc buffers to free */
-  uint32_t *buf_chip;
-  uint32_t nbufs, cap;
+  strata__nbuf *bufs;              /* strata_node_orch_alloc buffers to free */
+  size_t nbufs, cap;
 } strata__nscope;
 
 struct strata_node_orch {
@@ -173,7 +177,8 @@ struct strata_node {
   /* node orchestration (parent only) */
   strata_node_orch orch;
   strata__ntask **tasks;           /* every task of the current run, by id - 1 */
-  uint64_t ntasks, cap_tasks, completed, failed, poisoned;
+  size_t ntasks, cap_tasks;
+  uint64_t completed, failed, poisoned;
   int first_error;
   char first_msg[640];
   strata__nscope scopes[STRATA_MAX_SCOPE_DEPTH + 1];

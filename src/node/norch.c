@@ -39,15 +39,9 @@ static int explicit_dep(const strata__ntask *t, uint64_t id) {
 }
 
 static int add_edge(strata__ntask *from, strata__ntask *to) {
-  if (from->ndependents == from->cap_dependents) {
-    uint32_t cap = from->cap_dependents ? from->cap_dependents * 2 : 4;
-    strata__ntask **d = strata__calloc(cap, sizeof(*d));
-    if (!d) return STRATA_ENOMEM;
-    if (from->ndependents) memcpy(d, from->dependents, from->ndependents * sizeof(*d));
-    strata__free(from->dependents);
-    from->dependents = d;
-    from->cap_dependents = cap;
-  }
+  if (strata__array_grow(&from->dependents, &from->cap_dependents, from->ndependents,
+                         sizeof(*from->dependents), 4))
+    return STRATA_ENOMEM;
   from->dependents[from->ndependents++] = to;
   to->npending++;
   return 0;
@@ -70,7 +64,7 @@ static int wire(strata_node *n, strata__ntask *t) {
 static void complete(strata_node *n, strata__ntask *t, int status, const char *msg);
 
 static void release_dependents(strata_node *n, strata__ntask *t) {
-  for (uint32_t i = 0; i < t->ndependents; i++) {
+  for (size_t i = 0; i < t->ndependents; i++) {
     strata__ntask *d = t->dependents[i];
     if (t->state == STRATA_NT_FAILED) d->poisoned = 1;
     if (--d->npending > 0) continue;
@@ -215,22 +209,10 @@ static int check_args(strata_node *n, const strata_args *a) {
   return 0;
 }
 
-static int grow_tasks(strata_node *n) {
-  if (n->ntasks < n->cap_tasks) return 0;
-  uint64_t cap = n->cap_tasks ? n->cap_tasks * 2 : 64;
-  strata__ntask **t = strata__calloc(cap, sizeof(*t));
-  if (!t) return STRATA_ENOMEM;
-  if (n->ntasks) memcpy(t, n->tasks, n->ntasks * sizeof(*t));
-  strata__free(n->tasks);
-  n->tasks = t;
-  n->cap_tasks = cap;
-  return 0;
-}
-
 static strata__ntask *new_task(strata_node *n, uint32_t nmembers) {
   strata__ntask *t = strata__calloc(1, sizeof(*t));
   if (t) t->m = strata__calloc(nmembers, sizeof(strata__nmember));
-  if (!t || !t->m || grow_tasks(n)) {
+  if (!t || !t->m || strata__array_grow(&n->tasks, &n->cap_tasks, n->ntasks, sizeof(*n->tasks), 64)) {
     if (t) strata__free(t->m);
     strata__free(t);
     return NULL;

@@ -17,7 +17,6 @@ void strata__norch_free(strata_node *n) {
   n->ntasks = n->cap_tasks = 0;
   for (uint32_t d = 0; d <= STRATA_MAX_SCOPE_DEPTH; d++) {
     strata__free(n->scopes[d].bufs);
-    strata__free(n->scopes[d].buf_chip);
     memset(&n->scopes[d], 0, sizeof(n->scopes[d]));
   }
 }
@@ -58,8 +57,8 @@ int strata_node_scope_begin(strata_node_orch *o) {
 
 static void scope_close(strata_node *n, strata__nscope *s) {
   drain_from(n, s->first_task);
-  for (uint32_t i = 0; i < s->nbufs; i++)
-    if (n->child[s->buf_chip[i]].alive) strata_node_free(n, s->buf_chip[i], s->bufs[i]);
+  for (size_t i = 0; i < s->nbufs; i++)
+    if (n->child[s->bufs[i].chip].alive) strata_node_free(n, s->bufs[i].chip, s->bufs[i].dev);
   s->nbufs = 0;
 }
 
@@ -71,27 +70,8 @@ int strata_node_scope_end(strata_node_orch *o) {
 }
 
 static int scope_track(strata__nscope *s, uint32_t chip, void *p) {
-  if (s->nbufs == s->cap) {
-    uint32_t cap = s->cap ? s->cap * 2 : 8;
-    void **b = strata__calloc(cap, sizeof(*b));
-    uint32_t *c = strata__calloc(cap, sizeof(*c));
-    if (!b || !c) {
-      strata__free(b);
-      strata__free(c);
-      return STRATA_ENOMEM;
-    }
-    if (s->nbufs) {
-      memcpy(b, s->bufs, s->nbufs * sizeof(*b));
-      memcpy(c, s->buf_chip, s->nbufs * sizeof(*c));
-    }
-    strata__free(s->bufs);
-    strata__free(s->buf_chip);
-    s->bufs = b;
-    s->buf_chip = c;
-    s->cap = cap;
-  }
-  s->bufs[s->nbufs] = p;
-  s->buf_chip[s->nbufs++] = chip;
+  if (strata__array_grow(&s->bufs, &s->cap, s->nbufs, sizeof(*s->bufs), 8)) return STRATA_ENOMEM;
+  s->bufs[s->nbufs++] = (strata__nbuf){p, chip};
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /* mem.c - heap allocation with fault injection, and address-space
  * reservation for device arenas (reserve, don't touch). */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "platform/atomics.h"
@@ -24,6 +25,19 @@ void *strata__calloc(size_t n, size_t size) {
 }
 
 void strata__free(void *p) { free(p); }
+
+int strata__array_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t min_cap) {
+  if (n < *cap) return 0;
+  size_t ncap = *cap ? *cap * 2 : min_cap;
+  void *old, *p = strata__calloc(ncap, elem);
+  if (!p) return STRATA_ENOMEM;
+  memcpy(&old, arr, sizeof(old)); /* the caller's T* read as bytes: no aliasing cast */
+  if (n) memcpy(p, old, n * elem);
+  strata__free(old);
+  memcpy(arr, &p, sizeof(p));
+  *cap = ncap;
+  return 0;
+}
 
 void *strata__reserve(size_t bytes) {
   if (injected_failure()) return NULL;

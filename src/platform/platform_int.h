@@ -47,6 +47,11 @@ STRATA_HIDDEN void *strata__calloc(size_t n, size_t size);
 STRATA_HIDDEN void strata__free(void *p);
 /* Fault injection: fail the allocation after `n` more succeed (-1 = off). */
 STRATA_HIDDEN void strata__alloc_fail_after(long n);
+/* Make room for one more element in the growable array *arr of *cap
+ * elements of `elem` bytes holding n: doubles the capacity (at least
+ * min_cap) when full, keeping the contents. 0 or STRATA_ENOMEM (*arr kept). */
+STRATA_HIDDEN int strata__array_grow(void *arr, size_t *cap, size_t n, size_t elem,
+                                     size_t min_cap);
 /* Reserve address space (MAP_NORESERVE, untouched pages cost nothing). */
 STRATA_HIDDEN void *strata__reserve(size_t bytes);
 STRATA_HIDDEN void strata__unreserve(void *p, size_t bytes);
