@@ -16,7 +16,7 @@
 
 static uint32_t K_SCALE, K_SLEEP, K_FAIL, K_STAMP;
 static uint32_t O_STAGE, O_SLEEP, O_FAIL, O_STAMP;
-static uint32_t S_VERIFY, S_PID;
+static uint32_t S_VERIFY, S_PID, S_HANG;
 
 /* ---- kernels and chip orchestrations (registered before fork) ---------------- */
 static void k_scale(strata_kernel_ctx *k) { /* y = x * s0 + s1 */
@@ -56,6 +56,14 @@ static int s_verify(const strata_args *a, char *msg, size_t len) { /* x[i] == s0
   return 0;
 }
 
+static int s_hang(const strata_args *a, char *msg, size_t len) { /* outlives any test */
+  (void)a;
+  (void)msg;
+  (void)len;
+  sleep_ms(600000);
+  return 0;
+}
+
 static int s_pid(const strata_args *a, char *msg, size_t len) { /* record who ran, slowly */
   (void)msg;
   (void)len;
@@ -86,6 +94,7 @@ static strata_node *node_new(uint32_t chips, uint32_t subs, uint32_t task_timeou
   assert_int_equal(strata_node_register_orch(n, "stamp", o_stamp, &O_STAMP), 0);
   assert_int_equal(strata_node_register_sub(n, "verify", s_verify, &S_VERIFY), 0);
   assert_int_equal(strata_node_register_sub(n, "pid", s_pid, &S_PID), 0);
+  assert_int_equal(strata_node_register_sub(n, "hang", s_hang, &S_HANG), 0);
   return n;
 }
 
@@ -522,6 +531,30 @@ STRATA_TEST(task_deadline_kills_an_unresponsive_child) {
   assert_int_equal(strata_node_run(n, hung_orch, NULL, &info), STRATA_ETIMEDOUT);
   assert_true(ms_since(t0) >= 500 && ms_since(t0) < 5000);
   assert_non_null(strstr(info.message, "within 500 ms"));
+  close_clean(n);
+}
+
+static void kill_sub_orch(strata_node_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &sleep_buf);
+  assert_int_equal(strata_node_submit_sub(o, S_HANG, &a, NULL), 0);
+  sleep_ms(200);
+  kill(strata_node_child_pid(strata_node_orch_node(o), STRATA_CHILD_SUB, 0), SIGKILL);
+}
+
+STRATA_TEST(sub_killed_mid_task_fails_the_run_not_hangs) {
+  (void)state;
+  strata_node *n = node_new(1, 1, 30000);
+  init_expect(n, 0);
+  sleep_buffer(n, 0);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, kill_sub_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
+  assert_true(ms_since(t0) < 5000);
+  assert_non_null(strstr(info.message, "sub 0"));
+  assert_non_null(strstr(info.message, "signal 9"));
   close_clean(n);
 }
 
