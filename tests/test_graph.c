@@ -280,6 +280,34 @@ STRATA_TEST(failed_task_poisons_dependents_only) {
   strata_chip_destroy(chip);
 }
 
+static void late_consumer_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor x = strata_tensor_external(&px, 8, STRATA_DT_I64);
+  strata_tensor y = strata_tensor_external(&py, 8, STRATA_DT_I64);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &x);
+  strata_orch_submit(o, K_FAIL, &a, NULL);
+  strata_orch_wait_tensor(o, &x); /* the producer has failed before the consumer exists */
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &x);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &y);
+  strata_orch_submit(o, K_COPY, &a, NULL);
+}
+
+STRATA_TEST(consumer_of_an_already_failed_producer_is_poisoned) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_FAIL = kernel_new(chip, "failer", k_fail, STRATA_CORE_AIV);
+  K_COPY = kernel_new(chip, "copy", k_copy, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, late_consumer_orch, NULL, &info, STRATA_TASK_FAILED);
+  assert_int_equal(info.tasks_poisoned, 1);
+  assert_int_equal(atomic_load(&poisoned_ran), 0);
+  assert_int_equal(py, 0);
+  strata_chip_destroy(chip);
+}
+
 /* ---- kernel context -------------------------------------------------------------- */
 static uint32_t K_WHO_AIC, K_WHO_AIV;
 static int64_t who[64][2];

@@ -66,6 +66,7 @@ typedef struct strata__task {
   _Atomic int32_t fanin;           /* unresolved producers + guard + hold */
   _Atomic int32_t refs;            /* see DESIGN */
   _Atomic uint32_t poisoned;       /* a producer failed */
+  _Atomic uint32_t failed;         /* ended FAILED; sticky until the slot is reused */
   _Atomic(strata__dep *) fanout;   /* consumers; FANOUT_CLOSED once done */
   _Atomic uint64_t id;             /* handle; orch writes at alloc */
   _Atomic uint32_t kernel;         /* orch writes at alloc; dump reads */

@@ -45,7 +45,7 @@ void strata__task_unref(strata_chip *chip, strata__task *t) {
 
 int strata__task_tryref(strata__task *t, uint64_t id) {
   if (READ_ONCE(t->id) != id) return 0; /* recycled: long finished */
-  int32_t r = READ_ONCE(t->refs);
+  int32_t r = load_acquire(&t->refs); /* pairs with fetch_sub in unref: see `failed` */
   while (r > 0)
     if (cas(&t->refs, &r, r + 1)) return 1;
   return 0; /* consumed */
@@ -85,6 +85,7 @@ static void check_run_end(strata_chip *chip, uint64_t done) {
 
 void strata__task_finish(strata_chip *chip, strata__task *t, int failed) {
   int poisoned = READ_ONCE(t->poisoned) != 0;
+  if (failed) WRITE_ONCE(t->failed, 1); /* published by the state store below */
   store_release(&t->state, failed ? STRATA_TS_FAILED : STRATA_TS_COMPLETED);
   strata__dep *d = xchg(&t->fanout, STRATA_FANOUT_CLOSED); /* pairs with wire CAS */
   while (d) {

@@ -160,7 +160,7 @@ static void wire(strata__task *c, strata__task *p, strata__dep *e) {
   for (;;) {
     if (old == STRATA_FANOUT_CLOSED) {
       fetch_sub(&c->fanin, 1); /* the guard keeps it above zero */
-      if (load_acquire(&p->state) == STRATA_TS_FAILED) WRITE_ONCE(c->poisoned, 1);
+      if (READ_ONCE(p->failed)) WRITE_ONCE(c->poisoned, 1); /* set before the xchg we saw */
       return;
     }
     e->next = old;
@@ -170,7 +170,11 @@ static void wire(strata__task *c, strata__task *p, strata__dep *e) {
 
 static void wire_all(strata__task *t, prod_set *p, strata__dep *deps) {
   for (int i = 0; i < p->n; i++) {
-    if (!strata__task_tryref(p->task[i], p->id[i])) continue; /* finished, retired */
+    if (!strata__task_tryref(p->task[i], p->id[i])) { /* finished: consumed or retired */
+      if (READ_ONCE(p->task[i]->id) == p->id[i] && READ_ONCE(p->task[i]->failed))
+        WRITE_ONCE(t->poisoned, 1);
+      continue;
+    }
     t->prod[t->nprod++] = p->task[i];
     wire(t, p->task[i], &deps[i]);
   }
@@ -282,7 +286,10 @@ static int tensor_busy(strata_chip *chip, const strata_tensor *t) {
         load_acquire(&o->state) < STRATA_TS_COMPLETED) /* pairs with task_finish */
       return 1;
   }
-  return strata__tmap_lookup(&chip->tmap, t, 0, found, 0, STRATA_MAX_DEPS) != 0;
+  int n = strata__tmap_lookup(&chip->tmap, t, 0, found, 0, STRATA_MAX_DEPS);
+  for (int i = 0; i < n; i++) /* FAILED writers are found too, but they are done */
+    if (load_acquire(&found[i]->state) < STRATA_TS_COMPLETED) return 1; /* pairs with task_finish */
+  return n < 0;
 }
 
 static int tensor_wait_loop(strata_orch *o, const strata_tensor *t) {

@@ -196,6 +196,7 @@ static strata__task *commit_slot(strata__ring *R, uint32_t r) {
   WRITE_ONCE(t->fanin, 1); /* the orchestrator's wiring guard */
   WRITE_ONCE(t->refs, 1);  /* the completion reference */
   WRITE_ONCE(t->poisoned, 0);
+  WRITE_ONCE(t->failed, 0);
   WRITE_ONCE(t->fanout, NULL);
   WRITE_ONCE(t->core, -1);
   t->ring = (uint8_t)r;

@@ -6,7 +6,8 @@
  * A read depends on live overlapping writes (RAW); a write depends on live
  * overlapping reads and writes (WAR, WAW). A new write drops the entries it
  * covers entirely: ordering through the new writer is transitive. Entries of
- * finished or recycled tasks are pruned as buckets are walked.
+ * completed or recycled tasks are pruned as buckets are walked; entries of
+ * FAILED tasks stay until their slot is recycled, to poison late consumers.
  */
 #include <string.h>
 
@@ -61,11 +62,12 @@ static strata__tm_entry **bucket(strata__tensormap *m, uintptr_t base) {
   return &m->buckets[(h >> 20) & (m->nbuckets - 1)];
 }
 
-/* Live: the slot still holds the recorded task and it has not finished. */
+/* Live: the slot still holds the recorded task, unfinished or FAILED (a
+ * failed producer must still be found, so its late consumers are poisoned). */
 static int entry_live(const strata__tm_entry *e) {
   if (READ_ONCE(e->task->id) != e->id) return 0;
   uint32_t st = load_acquire(&e->task->state); /* pairs with task_finish */
-  return st < STRATA_TS_COMPLETED;
+  return st < STRATA_TS_COMPLETED || READ_ONCE(e->task->failed);
 }
 
 static int add_prod(strata__task **prod, int n, int cap, strata__task *t) {
