@@ -7,5 +7,6 @@
 #include "strata/error.h"
 #include "strata/chip.h"
 #include "strata/node.h"
+#include "strata/comm.h"
 
 #endif

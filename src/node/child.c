@@ -171,6 +171,18 @@ static int control_copy(child_state *cs, int to_dev, char *msg, size_t len) {
   return 0;
 }
 
+static strata__ctl_hook ctl_hook; /* set by src/comm before any fork */
+
+void strata__node_set_ctl_hook(strata__ctl_hook hook) { ctl_hook = hook; }
+
+static int control_comm(child_state *cs, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  if (!ctl_hook)
+    return snprintf(msg, len, "control %u needs the comm layer, which this program does "
+                    "not link", mb->command), STRATA_ENOSYS;
+  return ctl_hook(cs->chip, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
+}
+
 static int control_dispatch(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
   const char *d = getenv("STRATA_FAULT_CONTROL_DELAY_MS");
@@ -191,6 +203,9 @@ static int control_dispatch(child_state *cs, char *msg, size_t len) {
     case STRATA_CTL_PREPARE: return 0;
     case STRATA_CTL_REGISTER:
       return register_one(cs, (uint32_t)mb->arg[0], (const strata__func *)(void *)mb->blob);
+    case STRATA_CTL_COMM_INIT:
+    case STRATA_CTL_ALLOC_DOMAIN:
+    case STRATA_CTL_RELEASE_DOMAIN: return control_comm(cs, msg, len);
     default:
       return snprintf(msg, len, "control %u is not implemented by this child", mb->command),
              STRATA_ENOSYS;

@@ -203,6 +203,7 @@ pid_t strata_node_child_pid(const strata_node *n, strata_child_kind kind, uint32
 
 int strata_node_close(strata_node *n) {
   if (!n) return 0;
+  if (n->comm_close) n->comm_close(n);
   if (n->ctl) strata__teardown(n);
   unmap_segments(n);
   strata__norch_free(n);

@@ -162,6 +162,13 @@ struct strata_node_orch {
   struct strata_node *node;
 };
 
+/* Hooks through which the layer above (src/comm) extends a node without the
+ * node depending on it. The child-side control handler is process-global
+ * and set by a constructor, so forked children inherit it. */
+typedef int (*strata__ctl_hook)(strata_chip *chip, uint32_t ctl, const uint64_t arg[4],
+                                const void *blob, uint32_t blob_len, char *msg, size_t len);
+STRATA_HIDDEN void strata__node_set_ctl_hook(strata__ctl_hook hook);
+
 struct strata_node {
   strata_node_config cfg;
   strata__registry reg;
@@ -183,6 +190,10 @@ struct strata_node {
   char first_msg[640];
   strata__nscope scopes[STRATA_MAX_SCOPE_DEPTH + 1];
   uint32_t depth;
+  /* the comm layer's state and callbacks (NULL when unused) */
+  void *comm;
+  void (*comm_child_lost)(struct strata_node *n, uint32_t child);
+  void (*comm_close)(struct strata_node *n);
 };
 
 /* ---- shm.c ---- */

@@ -129,11 +129,13 @@ static void check_child(strata_node *n, uint32_t c, uint64_t now) {
     n->broken = 1;
     finish_child(n, c, STRATA_ETIMEDOUT, msg);
   } else if (!ch->alive) {
+    if (n->comm_child_lost) n->comm_child_lost(n, c); /* abort its peers' waits */
     strata__child_died_msg(n, c, "a task", msg, sizeof(msg));
     n->broken = 1;
     finish_child(n, c, STRATA_ENDPOINT_FAILURE, msg);
   } else if (now - ch->start_ns > (uint64_t)n->cfg.task_timeout_ms * STRATA_NS_PER_MS) {
     kill(ch->pid, SIGKILL); /* reaped and failed on the next pump */
+    if (n->comm_child_lost) n->comm_child_lost(n, c);
     ch->timed_out = 1;
     ch->start_ns = now;
   }

@@ -30,10 +30,26 @@ void strata__event_init(strata__event *ev, int shared) {
   ev->shared = shared ? 1u : 0u;
 }
 
-static long futex_op(strata__event *ev, int op, uint32_t val,
-                     const struct timespec *ts) {
-  if (!ev->shared) op |= FUTEX_PRIVATE_FLAG;
-  return syscall(SYS_futex, (uint32_t *)&ev->seq, op, val, ts, NULL, 0);
+static long futex_raw(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts,
+                      int shared) {
+  if (!shared) op |= FUTEX_PRIVATE_FLAG;
+  return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
+}
+
+static long futex_op(strata__event *ev, int op, uint32_t val, const struct timespec *ts) {
+  return futex_raw(&ev->seq, op, val, ts, (int)ev->shared);
+}
+
+void strata__futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns, int shared) {
+  uint64_t now = strata__now_ns();
+  if (now >= deadline_ns) return;
+  uint64_t left = deadline_ns - now;
+  struct timespec ts = {(time_t)(left / 1000000000ull), (long)(left % 1000000000ull)};
+  futex_raw(w, FUTEX_WAIT, val, &ts, shared);
+}
+
+void strata__futex_wake(_Atomic uint32_t *w, int shared) {
+  futex_raw(w, FUTEX_WAKE, INT32_MAX, NULL, shared);
 }
 
 void strata__event_signal(strata__event *ev) {
@@ -47,18 +63,18 @@ void strata__event_signal(strata__event *ev) {
  * would double its latency. */
 #define STRATA_PURE_SPIN_NS 3000u
 
-static int spin_for_change(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
+int strata__spin_while_equal(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns) {
   uint64_t budget = spin_budget_ns(), start = strata__now_ns(), now = start;
   while (now - start < budget && now < deadline_ns) {
     for (int i = 0; i < 32; i++) {
-      if (strata__event_read(ev) != seen) return 1;
+      if (load_acquire(w) != val) return 1; /* pairs with the writer's release */
       cpu_relax();
     }
     if (now - start >= STRATA_PURE_SPIN_NS)
       sched_yield(); /* then give way to runnable threads: cores are oversubscribed */
     now = strata__now_ns();
   }
-  return strata__event_read(ev) != seen;
+  return load_acquire(w) != val;
 }
 
 static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
@@ -73,7 +89,7 @@ static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
 }
 
 int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
-  if (spin_for_change(ev, seen, deadline_ns)) return 0;
+  if (strata__spin_while_equal(&ev->seq, seen, deadline_ns)) return 0;
   park(ev, seen, deadline_ns);
   return strata__event_read(ev) != seen ? 0 : STRATA_ETIMEDOUT;
 }

@@ -41,4 +41,13 @@ STRATA_HIDDEN void strata__event_signal(strata__event *ev);
 STRATA_HIDDEN int strata__event_wait(strata__event *ev, uint32_t seen,
                                      uint64_t deadline_ns);
 
+/* Raw futex on a 32-bit word (shared: across processes). wait sleeps while
+ * *w == val, at most until deadline_ns; spurious returns are possible. */
+STRATA_HIDDEN void strata__futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns,
+                                      int shared);
+STRATA_HIDDEN void strata__futex_wake(_Atomic uint32_t *w, int shared);
+/* Spin-then-yield probe used before parking (STRATA_SPIN_US): returns 1 as
+ * soon as *w != val, 0 when the spin budget or the deadline is spent. */
+STRATA_HIDDEN int strata__spin_while_equal(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns);
+
 #endif

@@ -1,0 +1,198 @@
+/* collective.c - barrier, broadcast, allgather, reduce-scatter, allreduce
+ * (one-shot and reduce-scatter + allgather) and all-to-all over a domain's
+ * windows, as a sequence of steps (see comm_int.h). Data larger than the
+ * window goes through in chunks; reductions combine ranks in rank order. */
+#include <string.h>
+
+#include "comm/comm_int.h"
+
+#define ONE_SHOT_MAX_BYTES (64u * 1024u)
+
+typedef void (*step_fn)(strata_comm *c, void *arg);
+
+/* One step: publish my window (wr), wait for every peer's, consume (rd). */
+static int step(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
+  uint32_t n1 = c->nranks - 1, e = ++c->step;
+  uint64_t deadline = strata__deadline_ms(c->timeout_ms);
+  int rc = strata__wait_epoch(c, STRATA__SIG_DONE, (e - 1) * n1, deadline, k);
+  if (rc == 0 && wr) wr(c, arg);
+  for (uint32_t p = 0; rc == 0 && p < c->nranks; p++)
+    if (p != c->rank) strata__notify(c, p, STRATA__SIG_READY, 0, 1);
+  if (rc == 0) rc = strata__wait_epoch(c, STRATA__SIG_READY, e * n1, deadline, k);
+  if (rc == 0 && rd) rd(c, arg);
+  for (uint32_t p = 0; rc == 0 && p < c->nranks; p++)
+    if (p != c->rank) strata__notify(c, p, STRATA__SIG_DONE, 0, 1);
+  if (rc) c->broken = 1; /* peers are now out of step with us */
+  return rc;
+}
+
+/* Chunked transfer state shared by the step functions. */
+typedef struct xfer {
+  const unsigned char *in;
+  unsigned char *out;
+  size_t total, off, len; /* in units (bytes or elements) */
+  size_t unit, chunk;     /* bytes per unit, units per chunk (per block) */
+  uint32_t root;
+  strata_dtype dt;
+  strata_red_op op;
+} xfer;
+
+static int for_chunks(strata_comm *c, xfer *x, step_fn wr, step_fn rd, const strata_kernel_ctx *k) {
+  int rc = strata__comm_check(c);
+  if (rc == 0 && x->chunk == 0)
+    rc = strata__fail(STRATA_EINVAL, "comm: window of %zu B is too small for %u ranks",
+                      c->window, c->nranks);
+  for (x->off = 0; rc == 0 && x->off < x->total; x->off += x->chunk) {
+    x->len = x->total - x->off < x->chunk ? x->total - x->off : x->chunk;
+    rc = step(c, wr, rd, x, k);
+  }
+  return rc;
+}
+
+int strata_comm_barrier(strata_comm *c, const strata_kernel_ctx *k) {
+  int rc = strata__comm_check(c);
+  return rc ? rc : step(c, NULL, NULL, NULL, k);
+}
+
+/* ---- broadcast ---- */
+static void bc_wr(strata_comm *c, void *a) {
+  xfer *x = a;
+  if (c->rank == x->root) memcpy(strata__win(c, c->rank), x->out + x->off, x->len);
+}
+static void bc_rd(strata_comm *c, void *a) {
+  xfer *x = a;
+  if (c->rank != x->root) memcpy(x->out + x->off, strata__win(c, x->root), x->len);
+}
+
+int strata_comm_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
+                          const strata_kernel_ctx *k) {
+  if (c && root >= c->nranks)
+    return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->nranks);
+  xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window : 0, root, 0, 0};
+  return for_chunks(c, &x, bc_wr, bc_rd, k);
+}
+
+/* ---- allgather ---- */
+static void unit_wr(strata_comm *c, void *a) { /* publish units [off, off+len) of in */
+  xfer *x = a;
+  memcpy(strata__win(c, c->rank), x->in + x->off * x->unit, x->len * x->unit);
+}
+static void ag_rd(strata_comm *c, void *a) {
+  xfer *x = a;
+  for (uint32_t q = 0; q < c->nranks; q++)
+    memcpy(x->out + q * x->total + x->off, strata__win(c, q), x->len);
+}
+
+int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
+                          const strata_kernel_ctx *k) {
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window : 0, 0, 0, 0};
+  return for_chunks(c, &x, unit_wr, ag_rd, k);
+}
+
+/* ---- all-to-all: window holds one chunk per destination ---- */
+static void a2a_wr(strata_comm *c, void *a) {
+  xfer *x = a;
+  for (uint32_t q = 0; q < c->nranks; q++)
+    memcpy(strata__win(c, c->rank) + q * x->chunk, x->in + q * x->total + x->off, x->len);
+}
+static void a2a_rd(strata_comm *c, void *a) {
+  xfer *x = a;
+  for (uint32_t q = 0; q < c->nranks; q++)
+    memcpy(x->out + q * x->total + x->off, strata__win(c, q) + c->rank * x->chunk, x->len);
+}
+
+int strata_comm_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
+                         const strata_kernel_ctx *k) {
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / c->nranks : 0, 0, 0, 0};
+  return for_chunks(c, &x, a2a_wr, a2a_rd, k);
+}
+
+/* ---- reductions ---- */
+static void reduce_from(strata_comm *c, xfer *x, size_t win_off, size_t n, unsigned char *dst) {
+  const void *src[STRATA_NODE_MAX_CHILDREN];
+  for (uint32_t q = 0; q < c->nranks; q++) src[q] = strata__win(c, q) + win_off;
+  strata_reduce(dst, src, c->nranks, n, x->dt, x->op);
+}
+
+static void rs_wr(strata_comm *c, void *a) { /* block s of the chunk at s * chunk */
+  xfer *x = a;
+  for (uint32_t s = 0; s < c->nranks; s++)
+    memcpy(strata__win(c, c->rank) + s * x->chunk * x->unit,
+           x->in + (s * x->total + x->off) * x->unit, x->len * x->unit);
+}
+static void rs_rd(strata_comm *c, void *a) {
+  xfer *x = a;
+  reduce_from(c, x, c->rank * x->chunk * x->unit, x->len, x->out + x->off * x->unit);
+}
+
+static int check_dt(strata_dtype dt, strata_red_op op) {
+  size_t u = strata_dtype_size(dt);
+  if (dt == STRATA_DT_U8 || u == 0 || (unsigned)op > STRATA_OP_PROD)
+    return strata__fail(STRATA_EINVAL, "comm reduction: dtype %d / op %d unsupported "
+                        "(f32, f64, i32, i64, f16, bf16; sum, max, min, prod)", (int)dt, (int)op);
+  return 0;
+}
+
+int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t count,
+                               strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
+  int rc = check_dt(dt, op);
+  if (rc) return rc;
+  size_t u = strata_dtype_size(dt);
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / (c->nranks * u) : 0, 0, dt, op};
+  return for_chunks(c, &x, rs_wr, rs_rd, k);
+}
+
+/* One-shot: publish the chunk, every rank reduces all windows. */
+static void os_rd(strata_comm *c, void *a) {
+  xfer *x = a;
+  reduce_from(c, x, 0, x->len, x->out + x->off * x->unit);
+}
+
+/* RS + AG over a chunk: step 1 publishes the input half and reduces this
+ * rank's segment into the result half; step 2 gathers every segment. */
+static size_t seg_len(const xfer *x, uint32_t nranks, uint32_t q, size_t *start) {
+  size_t seg = (x->len + nranks - 1) / nranks;
+  *start = q * seg < x->len ? q * seg : x->len;
+  return (*start + seg < x->len ? *start + seg : x->len) - *start;
+}
+static void rsag_rd1(strata_comm *c, void *a) {
+  xfer *x = a;
+  size_t s, n = seg_len(x, c->nranks, c->rank, &s);
+  if (n) reduce_from(c, x, s * x->unit, n, strata__win(c, c->rank) + c->window / 2 + s * x->unit);
+}
+static void rsag_rd2(strata_comm *c, void *a) {
+  xfer *x = a;
+  for (uint32_t q = 0; q < c->nranks; q++) {
+    size_t s, n = seg_len(x, c->nranks, q, &s);
+    memcpy(x->out + (x->off + s) * x->unit, strata__win(c, q) + c->window / 2 + s * x->unit,
+           n * x->unit);
+  }
+}
+
+static int rsag(strata_comm *c, xfer *x, const strata_kernel_ctx *k) {
+  int rc = strata__comm_check(c);
+  if (rc) return rc;
+  x->chunk = c->window / 2 / x->unit;
+  if (x->chunk == 0) rc = strata__fail(STRATA_EINVAL, "comm: window too small");
+  for (x->off = 0; rc == 0 && x->off < x->total; x->off += x->chunk) {
+    x->len = x->total - x->off < x->chunk ? x->total - x->off : x->chunk;
+    rc = step(c, unit_wr, rsag_rd1, x, k);
+    if (rc == 0) rc = step(c, NULL, rsag_rd2, x, k);
+  }
+  return rc;
+}
+
+int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t count,
+                          strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
+                          const strata_kernel_ctx *k) {
+  int rc = check_dt(dt, op);
+  if (rc) return rc;
+  size_t u = strata_dtype_size(dt);
+  if (algo == STRATA_ALLREDUCE_AUTO)
+    algo = count * u <= ONE_SHOT_MAX_BYTES ? STRATA_ALLREDUCE_ONE_SHOT : STRATA_ALLREDUCE_RS_AG;
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / u : 0, 0, dt, op};
+  if (algo == STRATA_ALLREDUCE_ONE_SHOT) return for_chunks(c, &x, unit_wr, os_rd, k);
+  if (algo != STRATA_ALLREDUCE_RS_AG)
+    return strata__fail(STRATA_EINVAL, "allreduce: unknown algorithm %d", (int)algo);
+  return rsag(c, &x, k);
+}

@@ -1,0 +1,87 @@
+/* comm_int.h - private structures of communication domains.
+ *
+ * Segment of a domain (POSIX shm, created by the node process with a unique
+ * name, mapped by every member on ALLOC_DOMAIN, then unlinked; ftruncate
+ * zeroes it before any member maps it, i.e. before the domain is ready):
+ *
+ *   [dom_hdr: 4096 B][rank 0 block][rank 1 block]...
+ *   rank block = [signals: STRATA__SIGNALS x 64 B][window: window_bytes]
+ *
+ * Signals: each on its own cache line. `value` is written by any rank with
+ * a release RMW/store (notify) and read with acquire (wait); `waiters` counts
+ * ranks parked in futex_wait on `value`, so notify makes a syscall only when
+ * someone sleeps (smp_mb on both sides, as in platform/event.h).
+ *
+ * Collective steps (step e, n ranks, own rank r; counters never reset):
+ *   wait DONE_r >= (e-1)(n-1)   every peer finished reading my window at e-1
+ *   write my window; add 1 to READY of every peer (release)
+ *   wait READY_r >= e(n-1)      every peer wrote its window for step e
+ *   read peers' windows; add 1 to DONE of every peer
+ * A peer cannot run two steps ahead (it would need my DONE), so the counts
+ * cannot be satisfied by a mix of steps. Comparisons are wrap-safe.
+ */
+#ifndef STRATA_COMM_INT_H
+#define STRATA_COMM_INT_H
+
+#include "node/node_int.h"
+#include "strata/comm.h"
+
+#define STRATA__DOM_MAGIC 0x53544443u /* "STDC" */
+#define STRATA__SIGNALS 128u
+#define STRATA__SIG_READY 64u
+#define STRATA__SIG_DONE 65u
+#define STRATA__DOM_HDR_BYTES 4096u
+
+typedef struct strata__signal {
+  _Atomic uint32_t value;
+  _Atomic uint32_t waiters;
+  char pad[56];
+} strata__signal;
+_Static_assert(sizeof(strata__signal) == 64, "one signal per cache line");
+
+typedef struct strata__dom_hdr {
+  uint32_t magic, version, nranks, domain; /* written by the creator before mapping */
+  uint64_t window_bytes, rank_stride;
+  _Atomic uint32_t abort;                  /* node process: a member was lost */
+} strata__dom_hdr;
+_Static_assert(sizeof(strata__dom_hdr) <= STRATA__DOM_HDR_BYTES, "header fits");
+
+/* A member's view of a domain (process-local). */
+struct strata_comm {
+  uint32_t domain, rank, nranks, timeout_ms;
+  size_t window;
+  strata__dom_hdr *hdr;
+  size_t seg_bytes;
+  uint32_t step;                           /* collective epoch (same on all ranks) */
+  int broken;                              /* a collective failed half way */
+  _Atomic uint32_t token;                  /* tensor that orders this domain's tasks */
+};
+
+/* ---- segment geometry ---- */
+static inline size_t strata__dom_stride(size_t window) {
+  return ((size_t)STRATA__SIGNALS * 64 + window + 4095) & ~(size_t)4095;
+}
+static inline size_t strata__dom_bytes(uint32_t nranks, size_t window) {
+  return STRATA__DOM_HDR_BYTES + (size_t)nranks * strata__dom_stride(window);
+}
+static inline strata__signal *strata__sig(strata_comm *c, uint32_t rank, uint32_t sig) {
+  return (strata__signal *)(void *)((char *)c->hdr + STRATA__DOM_HDR_BYTES +
+                                    (size_t)rank * c->hdr->rank_stride) + sig;
+}
+static inline unsigned char *strata__win(strata_comm *c, uint32_t rank) {
+  return (unsigned char *)strata__sig(c, rank, 0) + (size_t)STRATA__SIGNALS * 64;
+}
+
+/* ---- signal.c ---- */
+STRATA_HIDDEN void strata__notify(strata_comm *c, uint32_t peer, uint32_t sig, int set, uint32_t v);
+/* Wait until own signal reaches `target` (wrap-safe >=). */
+STRATA_HIDDEN int strata__wait_epoch(strata_comm *c, uint32_t sig, uint32_t target,
+                                     uint64_t deadline, const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__comm_check(strata_comm *c);
+
+/* ---- domain.c (child side) ---- */
+STRATA_HIDDEN uint32_t strata__comm_kernel_id(void);
+/* ---- ckernel.c ---- */
+STRATA_HIDDEN void strata__comm_kernel(strata_kernel_ctx *k);
+
+#endif

@@ -1,0 +1,194 @@
+/* domain.c - communication domains: created by the node process (a zeroed,
+ * uniquely named shm segment, mapped by every member chip on ALLOC_DOMAIN,
+ * unlinked as soon as all have it), looked up by kernels in the chip
+ * children, released by RELEASE_DOMAIN. A member lost during a run raises
+ * the segment's abort word so its peers' waits fail instead of hanging. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "comm/comm_int.h"
+
+/* ---- child side: this process's domains ------------------------------------ */
+static strata_comm *local[STRATA_COMM_MAX_DOMAINS];
+static uint32_t comm_kernel = UINT32_MAX; /* the collective kernel's id on this chip */
+
+strata_comm *strata_comm_lookup(uint32_t domain) {
+  return domain < STRATA_COMM_MAX_DOMAINS ? local[domain] : NULL;
+}
+
+uint32_t strata__comm_kernel_id(void) { return comm_kernel; }
+
+static int map_domain(const uint64_t arg[4], const char *name, char *msg, size_t len) {
+  uint32_t domain = (uint32_t)arg[0], rank = (uint32_t)(arg[1] >> 32), n = (uint32_t)arg[1];
+  int fd = shm_open(name, O_RDWR, 0600);
+  if (fd < 0) return snprintf(msg, len, "cannot open domain segment %s", name), STRATA_ENOENT;
+  size_t bytes = strata__dom_bytes(n, arg[2]);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  strata_comm *c = strata__calloc(1, sizeof(*c));
+  if (p == MAP_FAILED || !c) {
+    if (p != MAP_FAILED) munmap(p, bytes);
+    strata__free(c);
+    return snprintf(msg, len, "cannot map %zu B for domain %u", bytes, domain), STRATA_ENOMEM;
+  }
+  *c = (strata_comm){domain, rank, n, (uint32_t)arg[3], arg[2], p, bytes, 0, 0, 0};
+  local[domain] = c;
+  return 0;
+}
+
+static void unmap_domain(uint32_t domain) {
+  strata_comm *c = strata_comm_lookup(domain);
+  if (!c) return;
+  munmap(c->hdr, c->seg_bytes);
+  strata__free(c);
+  local[domain] = NULL;
+}
+
+static int ctl_hook(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], const void *blob,
+                    uint32_t blob_len, char *msg, size_t len) {
+  if (!chip) return snprintf(msg, len, "domains are for chip children"), STRATA_EINVAL;
+  if (ctl == STRATA_CTL_COMM_INIT) {
+    if (comm_kernel != UINT32_MAX) return 0;
+    return strata_chip_register_kernel(chip, "strata.comm", strata__comm_kernel, STRATA_CORE_AIV,
+                                       &comm_kernel);
+  }
+  if (arg[0] >= STRATA_COMM_MAX_DOMAINS) return STRATA_EINVAL;
+  if (ctl == STRATA_CTL_RELEASE_DOMAIN) return unmap_domain((uint32_t)arg[0]), 0;
+  char name[64];
+  snprintf(name, sizeof(name), "%.*s", (int)(blob_len < 63 ? blob_len : 63), (const char *)blob);
+  return map_domain(arg, name, msg, len);
+}
+
+__attribute__((constructor)) static void comm_install(void) { strata__node_set_ctl_hook(ctl_hook); }
+
+/* ---- node side ------------------------------------------------------------------ */
+typedef struct pdomain {
+  int used;
+  uint32_t n, chips[STRATA_NODE_MAX_CHILDREN];
+  strata__dom_hdr *hdr;
+  size_t bytes;
+} pdomain;
+
+typedef struct pcomm {
+  pdomain d[STRATA_COMM_MAX_DOMAINS];
+} pcomm;
+
+static void child_lost(strata_node *n, uint32_t child) {
+  pcomm *pc = n->comm;
+  for (uint32_t d = 0; d < STRATA_COMM_MAX_DOMAINS; d++)
+    for (uint32_t i = 0; pc->d[d].used && i < pc->d[d].n; i++)
+      if (pc->d[d].chips[i] == child) WRITE_ONCE(pc->d[d].hdr->abort, 1);
+}
+
+static void release_one(strata_node *n, uint32_t d) {
+  pcomm *pc = n->comm;
+  pdomain *pd = &pc->d[d];
+  const uint64_t arg[4] = {d, 0, 0, 0};
+  for (uint32_t i = 0; i < pd->n; i++)
+    if (n->child[pd->chips[i]].alive)
+      strata__control(n, pd->chips[i], STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, NULL);
+  strata__shm_unmap(pd->hdr, pd->bytes);
+  memset(pd, 0, sizeof(*pd));
+}
+
+static void comm_close(strata_node *n) {
+  for (uint32_t d = 0; n->comm && d < STRATA_COMM_MAX_DOMAINS; d++)
+    if (((pcomm *)n->comm)->d[d].used) release_one(n, d);
+  strata__free(n->comm);
+  n->comm = NULL;
+}
+
+static int attach(strata_node *n) {
+  if (n->comm) return 0;
+  n->comm = strata__calloc(1, sizeof(pcomm));
+  if (!n->comm) return strata__fail(STRATA_ENOMEM, "out of memory for domains");
+  n->comm_child_lost = child_lost;
+  n->comm_close = comm_close;
+  return 0;
+}
+
+static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
+  if (!n || !n->initialized || !chips || k == 0 || window < 64)
+    return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised node, 1+ chips "
+                        "and a window of at least 64 B");
+  for (uint32_t i = 0; i < k; i++) {
+    if (chips[i] >= n->cfg.chips || !n->child[chips[i]].alive)
+      return strata__fail(STRATA_EINVAL, "domain_create: chip %u is not a live chip", chips[i]);
+    for (uint32_t j = 0; j < i; j++)
+      if (chips[j] == chips[i])
+        return strata__fail(STRATA_EINVAL, "domain_create: chip %u named twice", chips[i]);
+  }
+  return 0;
+}
+
+/* A uniquely named, zeroed segment (the name lives until every member maps it). */
+static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint32_t k,
+                                       size_t window) {
+  static _Atomic unsigned counter;
+  snprintf(name, nlen, "/strata-%d-%u-dom%u", (int)getpid(), fetch_add_relaxed(&counter, 1), d);
+  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0) return NULL;
+  size_t bytes = strata__dom_bytes(k, window);
+  void *p = ftruncate(fd, (off_t)bytes) == 0
+                ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  close(fd);
+  if (p == MAP_FAILED) return shm_unlink(name), NULL;
+  strata__dom_hdr *h = p;
+  *h = (strata__dom_hdr){STRATA__DOM_MAGIC, 1, k, d, window, strata__dom_stride(window), 0};
+  return h;
+}
+
+static int map_members(strata_node *n, pdomain *pd, uint32_t d, const char *name, size_t window) {
+  uint32_t timeout = (uint32_t)strata__env_u64("STRATA_COMM_TIMEOUT_MS", 30000, 1, 3600000, 0);
+  int rc = 0;
+  for (uint32_t i = 0; rc == 0 && i < pd->n; i++) {
+    const uint64_t init[4] = {0, 0, 0, 0};
+    const uint64_t arg[4] = {d, ((uint64_t)i << 32) | pd->n, window, timeout};
+    rc = strata__control(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, 0, NULL);
+    if (rc == 0)
+      rc = strata__control(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, name,
+                           (uint32_t)strlen(name) + 1, NULL);
+  }
+  return rc;
+}
+
+int strata_node_domain_create(strata_node *n, const uint32_t *chips, uint32_t k, size_t window,
+                              uint32_t *domain) {
+  window = (window + 63) & ~(size_t)63;
+  int rc = domain ? check_members(n, chips, k, window) : strata__fail(STRATA_EINVAL, "domain is NULL");
+  if (rc == 0) rc = attach(n);
+  if (rc) return rc;
+  pcomm *pc = n->comm;
+  uint32_t d = 0;
+  while (d < STRATA_COMM_MAX_DOMAINS && pc->d[d].used) d++;
+  if (d == STRATA_COMM_MAX_DOMAINS)
+    return strata__fail(STRATA_ENOSPC, "domain_create: %d domains already exist; release one",
+                        STRATA_COMM_MAX_DOMAINS);
+  char name[64];
+  pdomain *pd = &pc->d[d];
+  pd->hdr = create_segment(name, sizeof(name), d, k, window);
+  if (!pd->hdr) return strata__fail(STRATA_ENOMEM, "cannot create a %zu B domain segment in "
+                                    "/dev/shm", strata__dom_bytes(k, window));
+  pd->used = 1;
+  pd->n = k;
+  pd->bytes = strata__dom_bytes(k, window);
+  memcpy(pd->chips, chips, k * sizeof(*chips));
+  rc = map_members(n, pd, d, name, window);
+  shm_unlink(name); /* every member has it mapped (or failed): no name may outlive us */
+  if (rc) return release_one(n, d), rc;
+  *domain = d;
+  return 0;
+}
+
+int strata_node_domain_release(strata_node *n, uint32_t d) {
+  if (!n || !n->comm || d >= STRATA_COMM_MAX_DOMAINS || !((pcomm *)n->comm)->d[d].used)
+    return strata__fail(STRATA_EINVAL, "domain_release: domain %u does not exist", d);
+  if (n->tasks)
+    return strata__fail(STRATA_EBUSY, "domain_release: a node run is in progress; release "
+                        "the domain after it drains");
+  release_one(n, d);
+  return 0;
+}

@@ -1,0 +1,313 @@
+/* test_comm.c - communication domains and collectives across chip
+ * children: ranks 1,2,3,4,5,8; sizes 0,1,17,257,65537 through a 4 KiB
+ * window; every collective, dtype and op checked bitwise on every rank with
+ * canaries; in place; back-to-back signal reuse; the kernel primitives;
+ * cancellation by the hang detector; a killed rank; subset domains. */
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "platform/platform_int.h"
+#include "util.h"
+#include "test_comm_list.h"
+
+#define WINDOW 4096
+#define CANARY 0xA5u
+#define MAXR 8
+
+enum { C_BARRIER, C_BROADCAST, C_ALLGATHER, C_REDUCE_SCATTER, C_ALLREDUCE, C_ALLTOALL };
+
+static uint32_t O_COLL;
+
+/* ---- values: small integers, exact in every dtype ---------------------------- */
+static int val(uint32_t r, size_t i) { return 1 + (int)((r * 3 + i) % 2); }
+
+static uint16_t f16_of(int v) { /* exact for 0 < v < 2048 */
+  int e = 31 - __builtin_clz((unsigned)v);
+  return (uint16_t)(((e + 15) << 10) | ((v - (1 << e)) << (10 - e)));
+}
+static uint16_t bf16_of(int v) {
+  float f = (float)v;
+  uint32_t b;
+  memcpy(&b, &f, sizeof(b));
+  return (uint16_t)(b >> 16);
+}
+
+static void put(void *buf, strata_dtype dt, size_t i, long v) {
+  switch (dt) {
+    case STRATA_DT_F32: ((float *)buf)[i] = (float)v; break;
+    case STRATA_DT_F64: ((double *)buf)[i] = (double)v; break;
+    case STRATA_DT_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
+    case STRATA_DT_I64: ((int64_t *)buf)[i] = v; break;
+    case STRATA_DT_F16: ((uint16_t *)buf)[i] = f16_of((int)v); break;
+    case STRATA_DT_BF16: ((uint16_t *)buf)[i] = bf16_of((int)v); break;
+    default: ((uint8_t *)buf)[i] = (uint8_t)v;
+  }
+}
+
+static long combine(long a, long b, strata_red_op op) {
+  switch (op) {
+    case STRATA_OP_SUM: return a + b;
+    case STRATA_OP_PROD: return a * b;
+    case STRATA_OP_MAX: return a > b ? a : b;
+    default: return a < b ? a : b;
+  }
+}
+
+static long reduced(uint32_t n, size_t i, strata_red_op op) {
+  long acc = val(0, i);
+  for (uint32_t r = 1; r < n; r++) acc = combine(acc, val(r, i), op);
+  return acc;
+}
+
+/* ---- the chip side ------------------------------------------------------------- */
+/* Node task args: tensors [in, out]; scalars kind, domain, dtype, op, x, repeats. */
+static void o_coll(strata_orch *o, void *arg) {
+  const strata_args *a = arg;
+  uint64_t kind = a->scalars[0], x = a->scalars[4], reps = a->scalars[5];
+  uint32_t d = (uint32_t)a->scalars[1];
+  strata_red_op op = (strata_red_op)a->scalars[3];
+  strata_tensor in = a->tensors[0], out = a->tensors[1];
+  size_t slice_in = in.bytes / reps, slice_out = out.bytes / reps;
+  for (uint64_t k = 0; k < reps; k++) {
+    strata_tensor i = strata_tensor_view(&a->tensors[0], k * slice_in, slice_in);
+    strata_tensor u = strata_tensor_view(&a->tensors[1], k * slice_out, slice_out);
+    i.dtype = u.dtype = (strata_dtype)a->scalars[2];
+    switch (kind) {
+      case C_BARRIER: strata_comm_submit_barrier(o, d, NULL); break;
+      case C_BROADCAST: strata_comm_submit_broadcast(o, d, &i, (uint32_t)x, NULL); break;
+      case C_ALLGATHER: strata_comm_submit_allgather(o, d, &i, &u, NULL); break;
+      case C_REDUCE_SCATTER: strata_comm_submit_reduce_scatter(o, d, &i, &u, op, NULL); break;
+      case C_ALLREDUCE:
+        strata_comm_submit_allreduce(o, d, &i, &u, op, (strata_allreduce_algo)x, NULL);
+        break;
+      default: strata_comm_submit_alltoall(o, d, &i, &u, NULL);
+    }
+  }
+  (void)in;
+  (void)out;
+}
+
+/* ---- node side helpers ------------------------------------------------------------ */
+typedef struct bufs {
+  unsigned char *in[MAXR], *out[MAXR];
+  size_t in_bytes, out_bytes;
+} bufs;
+
+static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
+  strata_node_config c;
+  strata_node_config_init(&c);
+  c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
+  c.chips = ranks;
+  c.devmem_bytes = 4 << 20;
+  c.chip = cfg_small();
+  cfg_set(&c.chip, STRATA_CFG_SCHED_THREADS, &c.chip.sched_threads, 1);
+  cfg_set(&c.chip, STRATA_CFG_CLUSTERS, &c.chip.clusters, 1);
+  strata_node *n = NULL;
+  assert_int_equal(strata_node_create(&c, &n), 0);
+  assert_int_equal(strata_node_register_orch(n, "coll", o_coll, &O_COLL), 0);
+  assert_int_equal(strata_node_init(n), 0);
+  uint32_t chips[MAXR];
+  for (uint32_t r = 0; r < ranks; r++) chips[r] = r;
+  if (domain) assert_int_equal(strata_node_domain_create(n, chips, ranks, WINDOW, domain), 0);
+  return n;
+}
+
+static void alloc_bufs(strata_node *n, uint32_t ranks, bufs *b, size_t in_bytes, size_t out_bytes) {
+  b->in_bytes = in_bytes;
+  b->out_bytes = out_bytes;
+  for (uint32_t r = 0; r < ranks; r++) {
+    void *p, *q;
+    assert_int_equal(strata_node_malloc(n, r, in_bytes + 64, &p), 0);
+    assert_int_equal(strata_node_malloc(n, r, out_bytes + 64, &q), 0);
+    b->in[r] = p;
+    b->out[r] = q;
+    memset(b->in[r], CANARY, in_bytes + 64);
+    memset(b->out[r], CANARY, out_bytes + 64);
+  }
+}
+
+static void free_bufs(strata_node *n, uint32_t ranks, bufs *b) {
+  for (uint32_t r = 0; r < ranks; r++) {
+    for (int i = 0; i < 64; i++) { /* canaries after every buffer */
+      assert_int_equal(b->in[r][b->in_bytes + (size_t)i], CANARY);
+      assert_int_equal(b->out[r][b->out_bytes + (size_t)i], CANARY);
+    }
+    assert_int_equal(strata_node_free(n, r, b->in[r]), 0);
+    assert_int_equal(strata_node_free(n, r, b->out[r]), 0);
+  }
+}
+
+typedef struct coll_job {
+  uint32_t ranks, domain, kind, x, reps;
+  strata_dtype dt;
+  strata_red_op op;
+  bufs *b;
+} coll_job;
+
+static void coll_orch(strata_node_orch *o, void *arg) {
+  coll_job *j = arg;
+  strata_args a[MAXR];
+  strata_node_member m[MAXR];
+  for (uint32_t r = 0; r < j->ranks; r++) {
+    strata_tensor in = strata_tensor_external(j->b->in[r], j->b->in_bytes, j->dt);
+    strata_tensor out = strata_tensor_external(j->b->out[r], j->b->out_bytes, j->dt);
+    strata_args_init(&a[r]);
+    strata_args_tensor(&a[r], STRATA_INOUT, &in);
+    strata_args_tensor(&a[r], STRATA_INOUT, &out);
+    uint64_t s[6] = {j->kind, j->domain, (uint64_t)j->dt, (uint64_t)j->op, j->x, j->reps};
+    for (int i = 0; i < 6; i++) strata_args_scalar(&a[r], s[i]);
+    m[r] = (strata_node_member){r, O_COLL, &a[r]};
+  }
+  assert_int_equal(strata_node_submit_group(o, m, j->ranks, NULL), 0);
+}
+
+static void run_coll(strata_node *n, coll_job *j) {
+  strata_node_run_info info;
+  int rc = strata_node_run(n, coll_orch, j, &info);
+  if (rc) fprintf(stderr, "collective %u failed: %s\n", j->kind, info.message);
+  assert_int_equal(rc, 0);
+}
+
+/* out of every rank equals want (bytes), and all ranks are bitwise equal */
+static void expect_all(uint32_t ranks, bufs *b, const unsigned char *want, size_t bytes) {
+  for (uint32_t r = 0; r < ranks; r++) assert_memory_equal(b->out[r], want, bytes);
+}
+
+static void fill_in(uint32_t ranks, bufs *b, strata_dtype dt, size_t count) {
+  for (uint32_t r = 0; r < ranks; r++)
+    for (size_t i = 0; i < count; i++) put(b->in[r], dt, i, val(r, i));
+}
+
+/* ---- allreduce over rank counts and sizes ------------------------------------------- */
+static void allreduce_sizes(uint32_t ranks) {
+  static const size_t sizes[] = {0, 1, 17, 257, 65537};
+  uint32_t d;
+  strata_node *n = comm_node(ranks, &d);
+  for (size_t s = 0; s < STRATA_ARRAY_SIZE(sizes); s++) {
+    size_t count = sizes[s], bytes = count * sizeof(float);
+    bufs b;
+    alloc_bufs(n, ranks, &b, bytes, bytes);
+    fill_in(ranks, &b, STRATA_DT_F32, count);
+    coll_job j = {ranks, d, C_ALLREDUCE, STRATA_ALLREDUCE_AUTO, 1, STRATA_DT_F32, STRATA_OP_SUM, &b};
+    run_coll(n, &j);
+    unsigned char *want = malloc(bytes + 1);
+    for (size_t i = 0; i < count; i++) put(want, STRATA_DT_F32, i, reduced(ranks, i, STRATA_OP_SUM));
+    expect_all(ranks, &b, want, bytes);
+    free(want);
+    free_bufs(n, ranks, &b);
+  }
+  strata_node_close(n);
+}
+
+STRATA_TEST(allreduce_1_rank) { (void)state; allreduce_sizes(1); }
+STRATA_TEST(allreduce_2_ranks) { (void)state; allreduce_sizes(2); }
+STRATA_TEST(allreduce_3_ranks) { (void)state; allreduce_sizes(3); }
+STRATA_TEST(allreduce_4_ranks) { (void)state; allreduce_sizes(4); }
+STRATA_TEST(allreduce_5_ranks) { (void)state; allreduce_sizes(5); }
+STRATA_TEST(allreduce_8_ranks_more_than_cores) { (void)state; allreduce_sizes(8); }
+
+/* ---- every collective, dtype and op -------------------------------------------------- */
+static const strata_dtype dtypes[] = {STRATA_DT_F32, STRATA_DT_F64, STRATA_DT_I32,
+                                      STRATA_DT_I64, STRATA_DT_F16, STRATA_DT_BF16};
+
+static void check_reduction(strata_node *n, uint32_t d, uint32_t kind, uint32_t algo,
+                            strata_dtype dt, strata_red_op op) {
+  const uint32_t R = 4;
+  size_t u = strata_dtype_size(dt), count = kind == C_ALLREDUCE ? 257 : 17 * R;
+  size_t out_count = kind == C_ALLREDUCE ? count : 17;
+  bufs b;
+  alloc_bufs(n, R, &b, count * u, out_count * u);
+  fill_in(R, &b, dt, count);
+  coll_job j = {R, d, kind, algo, 1, dt, op, &b};
+  run_coll(n, &j);
+  for (uint32_t r = 0; r < R; r++) {
+    unsigned char want[257 * 8];
+    size_t base = kind == C_ALLREDUCE ? 0 : r * out_count;
+    for (size_t i = 0; i < out_count; i++) put(want, dt, i, reduced(R, base + i, op));
+    assert_memory_equal(b.out[r], want, out_count * u);
+  }
+  free_bufs(n, R, &b);
+}
+
+STRATA_TEST(reductions_every_dtype_and_op) {
+  (void)state;
+  uint32_t d;
+  strata_node *n = comm_node(4, &d);
+  for (size_t t = 0; t < STRATA_ARRAY_SIZE(dtypes); t++)
+    for (int op = STRATA_OP_SUM; op <= STRATA_OP_PROD; op++) {
+      check_reduction(n, d, C_ALLREDUCE, STRATA_ALLREDUCE_ONE_SHOT, dtypes[t], (strata_red_op)op);
+      check_reduction(n, d, C_ALLREDUCE, STRATA_ALLREDUCE_RS_AG, dtypes[t], (strata_red_op)op);
+      check_reduction(n, d, C_REDUCE_SCATTER, 0, dtypes[t], (strata_red_op)op);
+    }
+  strata_node_close(n);
+}
+
+STRATA_TEST(broadcast_allgather_alltoall) {
+  (void)state;
+  const uint32_t R = 5; /* sizes not divisible by the rank count */
+  uint32_t d;
+  strata_node *n = comm_node(R, &d);
+  bufs b;
+  size_t bytes = 10007; /* > window: chunked */
+  alloc_bufs(n, R, &b, bytes, bytes * R);
+  for (uint32_t r = 0; r < R; r++)
+    for (size_t i = 0; i < bytes; i++) b.in[r][i] = (unsigned char)(r * 31 + i * 7);
+  coll_job j = {R, d, C_BROADCAST, 2, 1, STRATA_DT_U8, STRATA_OP_SUM, &b};
+  run_coll(n, &j); /* in place on `in` */
+  for (uint32_t r = 0; r < R; r++) assert_memory_equal(b.in[r], b.in[2], bytes);
+  for (uint32_t r = 0; r < R; r++)
+    for (size_t i = 0; i < bytes; i++) b.in[r][i] = (unsigned char)(r * 31 + i * 7);
+  j.kind = C_ALLGATHER;
+  run_coll(n, &j);
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t q = 0; q < R; q++) assert_memory_equal(b.out[r] + q * bytes, b.in[q], bytes);
+  j.kind = C_ALLTOALL; /* in: R blocks of bytes / R (2001 B) */
+  size_t blk = bytes / R;
+  b.in_bytes = blk * R;
+  run_coll(n, &j);
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t q = 0; q < R; q++) assert_memory_equal(b.out[r] + q * blk, b.in[q] + r * blk, blk);
+  b.in_bytes = bytes;
+  free_bufs(n, R, &b);
+  strata_node_close(n);
+}
+
+STRATA_TEST(in_place_allreduce) {
+  (void)state;
+  const uint32_t R = 3;
+  uint32_t d;
+  strata_node *n = comm_node(R, &d);
+  bufs b;
+  size_t count = 3001;
+  alloc_bufs(n, R, &b, count * 8, 64);
+  fill_in(R, &b, STRATA_DT_I64, count);
+  for (uint32_t r = 0; r < R; r++) b.out[r] = b.in[r]; /* same buffer */
+  b.out_bytes = b.in_bytes;
+  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_RS_AG, 1, STRATA_DT_I64, STRATA_OP_SUM, &b};
+  run_coll(n, &j);
+  for (uint32_t r = 0; r < R; r++)
+    for (size_t i = 0; i < count; i++)
+      assert_int_equal(((int64_t *)b.in[r])[i], reduced(R, i, STRATA_OP_SUM));
+  strata_node_close(n);
+}
+
+STRATA_TEST(back_to_back_calls_reuse_signals) {
+  (void)state;
+  const uint32_t R = 4, REPS = 50, C = 17;
+  uint32_t d;
+  strata_node *n = comm_node(R, &d);
+  bufs b;
+  alloc_bufs(n, R, &b, REPS * C * 4, REPS * C * 4);
+  for (uint32_t r = 0; r < R; r++)
+    for (size_t i = 0; i < REPS * C; i++) ((int32_t *)b.in[r])[i] = (int32_t)(val(r, i) + i / C);
+  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_ONE_SHOT, REPS, STRATA_DT_I32, STRATA_OP_SUM, &b};
+  run_coll(n, &j);
+  for (uint32_t r = 0; r < R; r++)
+    for (size_t i = 0; i < REPS * C; i++)
+      assert_int_equal(((int32_t *)b.out[r])[i], reduced(R, i, STRATA_OP_SUM) + (long)(R * (i / C)));
+  free_bufs(n, R, &b);
+  strata_node_close(n);
+}
+
+STRATA_TEST_MAIN(TEST_LIST)
