@@ -17,7 +17,7 @@
 
 enum { C_BARRIER, C_BROADCAST, C_ALLGATHER, C_REDUCE_SCATTER, C_ALLREDUCE, C_ALLTOALL };
 
-static uint32_t O_COLL;
+static uint32_t O_COLL, O_PRIM, K_PRIM, O_WAIT, K_WAIT;
 
 /* ---- values: small integers, exact in every dtype ---------------------------- */
 static int val(uint32_t r, size_t i) { return 1 + (int)((r * 3 + i) % 2); }
@@ -88,24 +88,76 @@ static void o_coll(strata_orch *o, void *arg) {
   (void)out;
 }
 
+/* Primitives. tensor 0: int64 results[16]; scalar 0: domain. */
+static void k_prim(strata_kernel_ctx *k) {
+  strata_comm *c = strata_comm_lookup((uint32_t)strata_kernel_scalar(k, 0));
+  int64_t *res = strata_kernel_tensor(k, 0)->data;
+  uint64_t magic = 0xBEEF, got = 0;
+  if (strata_comm_rank(c) == 0) {
+    res[0] = strata_comm_put(c, 1, 64, &magic, sizeof(magic));
+    res[1] = strata_comm_notify(c, 1, 3, STRATA_NOTIFY_SET, 7);
+    res[2] = strata_comm_wait(c, 5, STRATA_CMP_GE, 4, 0, k);
+    res[3] = strata_comm_wait(c, 6, STRATA_CMP_EQ, 1, 100, k); /* nobody: ETIMEDOUT */
+    res[4] = strata_comm_notify(c, 9, 0, STRATA_NOTIFY_ADD, 1);  /* bad rank: EINVAL */
+  } else if (strata_comm_rank(c) == 1) {
+    res[0] = strata_comm_wait(c, 3, STRATA_CMP_EQ, 7, 0, k);
+    res[1] = strata_comm_get(c, 1, 64, &got, sizeof(got));
+    res[2] = (int64_t)got;
+    res[3] = (int64_t)*(uint64_t *)((char *)strata_comm_peer_ptr(c, 1) + 64);
+    strata_comm_notify(c, 0, 5, STRATA_NOTIFY_ADD, 2);
+    strata_comm_notify(c, 0, 5, STRATA_NOTIFY_ADD, 2);
+    static const strata_cmp cmps[] = {STRATA_CMP_NE, STRATA_CMP_GT, STRATA_CMP_GE,
+                                      STRATA_CMP_LT, STRATA_CMP_LE};
+    static const uint32_t vals[] = {0, 6, 7, 8, 7};
+    for (int i = 0; i < 5; i++) res[4 + i] = strata_comm_wait(c, 3, cmps[i], vals[i], 100, k);
+  }
+  res[15] = strata_comm_barrier(c, k);
+}
+
+static void o_prim(strata_orch *o, void *arg) {
+  strata_args a = *(const strata_args *)arg;
+  strata_orch_submit(o, K_PRIM, &a, NULL);
+}
+
+/* Waits on a signal nobody notifies (only cancellation or abort ends it). */
+static void k_wait(strata_kernel_ctx *k) {
+  strata_comm *c = strata_comm_lookup((uint32_t)strata_kernel_scalar(k, 0));
+  uint64_t sleep_first = strata_kernel_scalar(k, 1);
+  for (uint64_t i = 0; i < sleep_first && !strata_kernel_cancelled(k); i++) sleep_ms(1);
+  int rc = strata_comm_wait(c, 7, STRATA_CMP_EQ, 1, 0, k);
+  if (rc) strata_kernel_fail(k, "%s", strata_last_error());
+}
+
+static void o_wait(strata_orch *o, void *arg) {
+  strata_args a = *(const strata_args *)arg;
+  strata_orch_submit(o, K_WAIT, &a, NULL);
+}
+
 /* ---- node side helpers ------------------------------------------------------------ */
 typedef struct bufs {
   unsigned char *in[MAXR], *out[MAXR];
   size_t in_bytes, out_bytes;
 } bufs;
 
+static uint32_t sched_timeout_ms = 60000;
+
 static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   strata_node_config c;
   strata_node_config_init(&c);
+  c.chip = cfg_small();
+  cfg_set(&c.chip, STRATA_CFG_SCHED_TIMEOUT, &c.chip.scheduler_timeout_ms, sched_timeout_ms);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
   c.chips = ranks;
-  c.devmem_bytes = 4 << 20;
-  c.chip = cfg_small();
+  c.devmem_bytes = 16 << 20;
   cfg_set(&c.chip, STRATA_CFG_SCHED_THREADS, &c.chip.sched_threads, 1);
   cfg_set(&c.chip, STRATA_CFG_CLUSTERS, &c.chip.clusters, 1);
   strata_node *n = NULL;
   assert_int_equal(strata_node_create(&c, &n), 0);
   assert_int_equal(strata_node_register_orch(n, "coll", o_coll, &O_COLL), 0);
+  assert_int_equal(strata_node_register_kernel(n, "prim", k_prim, STRATA_CORE_AIV, &K_PRIM), 0);
+  assert_int_equal(strata_node_register_orch(n, "prim", o_prim, &O_PRIM), 0);
+  assert_int_equal(strata_node_register_kernel(n, "wait", k_wait, STRATA_CORE_AIV, &K_WAIT), 0);
+  assert_int_equal(strata_node_register_orch(n, "wait", o_wait, &O_WAIT), 0);
   assert_int_equal(strata_node_init(n), 0);
   uint32_t chips[MAXR];
   for (uint32_t r = 0; r < ranks; r++) chips[r] = r;
@@ -117,9 +169,9 @@ static void alloc_bufs(strata_node *n, uint32_t ranks, bufs *b, size_t in_bytes,
   b->in_bytes = in_bytes;
   b->out_bytes = out_bytes;
   for (uint32_t r = 0; r < ranks; r++) {
-    void *p, *q;
-    assert_int_equal(strata_node_malloc(n, r, in_bytes + 64, &p), 0);
-    assert_int_equal(strata_node_malloc(n, r, out_bytes + 64, &q), 0);
+    void *p, *q; /* chip 0's device memory: every process maps all of it */
+    assert_int_equal(strata_node_malloc(n, 0, in_bytes + 64, &p), 0);
+    assert_int_equal(strata_node_malloc(n, 0, out_bytes + 64, &q), 0);
     b->in[r] = p;
     b->out[r] = q;
     memset(b->in[r], CANARY, in_bytes + 64);
@@ -133,8 +185,8 @@ static void free_bufs(strata_node *n, uint32_t ranks, bufs *b) {
       assert_int_equal(b->in[r][b->in_bytes + (size_t)i], CANARY);
       assert_int_equal(b->out[r][b->out_bytes + (size_t)i], CANARY);
     }
-    assert_int_equal(strata_node_free(n, r, b->in[r]), 0);
-    assert_int_equal(strata_node_free(n, r, b->out[r]), 0);
+    assert_int_equal(strata_node_free(n, 0, b->in[r]), 0);
+    assert_int_equal(strata_node_free(n, 0, b->out[r]), 0);
   }
 }
 
@@ -143,6 +195,7 @@ typedef struct coll_job {
   strata_dtype dt;
   strata_red_op op;
   bufs *b;
+  const uint32_t *chips; /* chip of each rank; NULL: rank r on chip r */
 } coll_job;
 
 static void coll_orch(strata_node_orch *o, void *arg) {
@@ -157,7 +210,7 @@ static void coll_orch(strata_node_orch *o, void *arg) {
     strata_args_tensor(&a[r], STRATA_INOUT, &out);
     uint64_t s[6] = {j->kind, j->domain, (uint64_t)j->dt, (uint64_t)j->op, j->x, j->reps};
     for (int i = 0; i < 6; i++) strata_args_scalar(&a[r], s[i]);
-    m[r] = (strata_node_member){r, O_COLL, &a[r]};
+    m[r] = (strata_node_member){j->chips ? j->chips[r] : r, O_COLL, &a[r]};
   }
   assert_int_equal(strata_node_submit_group(o, m, j->ranks, NULL), 0);
 }
@@ -189,7 +242,7 @@ static void allreduce_sizes(uint32_t ranks) {
     bufs b;
     alloc_bufs(n, ranks, &b, bytes, bytes);
     fill_in(ranks, &b, STRATA_DT_F32, count);
-    coll_job j = {ranks, d, C_ALLREDUCE, STRATA_ALLREDUCE_AUTO, 1, STRATA_DT_F32, STRATA_OP_SUM, &b};
+    coll_job j = {ranks, d, C_ALLREDUCE, STRATA_ALLREDUCE_AUTO, 1, STRATA_DT_F32, STRATA_OP_SUM, &b, NULL};
     run_coll(n, &j);
     unsigned char *want = malloc(bytes + 1);
     for (size_t i = 0; i < count; i++) put(want, STRATA_DT_F32, i, reduced(ranks, i, STRATA_OP_SUM));
@@ -219,7 +272,7 @@ static void check_reduction(strata_node *n, uint32_t d, uint32_t kind, uint32_t 
   bufs b;
   alloc_bufs(n, R, &b, count * u, out_count * u);
   fill_in(R, &b, dt, count);
-  coll_job j = {R, d, kind, algo, 1, dt, op, &b};
+  coll_job j = {R, d, kind, algo, 1, dt, op, &b, NULL};
   run_coll(n, &j);
   for (uint32_t r = 0; r < R; r++) {
     unsigned char want[257 * 8];
@@ -253,7 +306,7 @@ STRATA_TEST(broadcast_allgather_alltoall) {
   alloc_bufs(n, R, &b, bytes, bytes * R);
   for (uint32_t r = 0; r < R; r++)
     for (size_t i = 0; i < bytes; i++) b.in[r][i] = (unsigned char)(r * 31 + i * 7);
-  coll_job j = {R, d, C_BROADCAST, 2, 1, STRATA_DT_U8, STRATA_OP_SUM, &b};
+  coll_job j = {R, d, C_BROADCAST, 2, 1, STRATA_DT_U8, STRATA_OP_SUM, &b, NULL};
   run_coll(n, &j); /* in place on `in` */
   for (uint32_t r = 0; r < R; r++) assert_memory_equal(b.in[r], b.in[2], bytes);
   for (uint32_t r = 0; r < R; r++)
@@ -284,7 +337,7 @@ STRATA_TEST(in_place_allreduce) {
   fill_in(R, &b, STRATA_DT_I64, count);
   for (uint32_t r = 0; r < R; r++) b.out[r] = b.in[r]; /* same buffer */
   b.out_bytes = b.in_bytes;
-  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_RS_AG, 1, STRATA_DT_I64, STRATA_OP_SUM, &b};
+  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_RS_AG, 1, STRATA_DT_I64, STRATA_OP_SUM, &b, NULL};
   run_coll(n, &j);
   for (uint32_t r = 0; r < R; r++)
     for (size_t i = 0; i < count; i++)
@@ -301,13 +354,132 @@ STRATA_TEST(back_to_back_calls_reuse_signals) {
   alloc_bufs(n, R, &b, REPS * C * 4, REPS * C * 4);
   for (uint32_t r = 0; r < R; r++)
     for (size_t i = 0; i < REPS * C; i++) ((int32_t *)b.in[r])[i] = (int32_t)(val(r, i) + i / C);
-  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_ONE_SHOT, REPS, STRATA_DT_I32, STRATA_OP_SUM, &b};
+  coll_job j = {R, d, C_ALLREDUCE, STRATA_ALLREDUCE_ONE_SHOT, REPS, STRATA_DT_I32, STRATA_OP_SUM, &b, NULL};
   run_coll(n, &j);
   for (uint32_t r = 0; r < R; r++)
     for (size_t i = 0; i < REPS * C; i++)
       assert_int_equal(((int32_t *)b.out[r])[i], reduced(R, i, STRATA_OP_SUM) + (long)(R * (i / C)));
   free_bufs(n, R, &b);
   strata_node_close(n);
+}
+
+/* ---- primitives, cancellation, lost ranks, subsets ------------------------------ */
+typedef struct one_job {
+  uint32_t ranks, domain, orch;
+  uint64_t scalar1[MAXR];
+  strata_tensor res[MAXR];
+} one_job;
+
+static void one_orch(strata_node_orch *o, void *arg) {
+  one_job *j = arg;
+  strata_args a[MAXR];
+  strata_node_member m[MAXR];
+  for (uint32_t r = 0; r < j->ranks; r++) {
+    strata_args_init(&a[r]);
+    strata_args_tensor(&a[r], STRATA_INOUT, &j->res[r]);
+    strata_args_scalar(&a[r], j->domain);
+    strata_args_scalar(&a[r], j->scalar1[r]);
+    m[r] = (strata_node_member){r, j->orch, &a[r]};
+  }
+  assert_int_equal(strata_node_submit_group(o, m, j->ranks, NULL), 0);
+  if (j->scalar1[j->ranks - 1] == 3000) { /* the killed-rank test */
+    sleep_ms(300);
+    kill(strata_node_child_pid(strata_node_orch_node(o), STRATA_CHILD_CHIP, j->ranks - 1), SIGKILL);
+  }
+}
+
+static void one_setup(strata_node *n, one_job *j) {
+  for (uint32_t r = 0; r < j->ranks; r++) {
+    void *p;
+    assert_int_equal(strata_node_malloc(n, r, 16 * 8, &p), 0);
+    memset(p, 0x7f, 16 * 8);
+    j->res[r] = strata_tensor_external(p, 16 * 8, STRATA_DT_I64);
+  }
+}
+
+STRATA_TEST(primitives_put_get_notify_wait_barrier) {
+  (void)state;
+  uint32_t d;
+  strata_node *n = comm_node(3, &d);
+  one_job j = {3, d, O_PRIM, {0}, {{0}}};
+  one_setup(n, &j);
+  strata_node_run_info info;
+  assert_int_equal(strata_node_run(n, one_orch, &j, &info), 0);
+  int64_t *r0 = j.res[0].data, *r1 = j.res[1].data, *r2 = j.res[2].data;
+  assert_int_equal(r0[0], 0);
+  assert_int_equal(r0[1], 0);
+  assert_int_equal(r0[2], 0);
+  assert_int_equal(r0[3], STRATA_ETIMEDOUT);
+  assert_int_equal(r0[4], STRATA_EINVAL);
+  assert_int_equal(r1[0], 0);
+  assert_int_equal(r1[1], 0);
+  assert_int_equal(r1[2], 0xBEEF);
+  assert_int_equal(r1[3], 0xBEEF);
+  for (int i = 4; i < 9; i++) assert_int_equal(r1[i], 0);
+  for (int64_t *r = r0; r; r = r == r0 ? r1 : r == r1 ? r2 : NULL) assert_int_equal(r[15], 0);
+  strata_node_close(n);
+}
+
+STRATA_TEST(waiting_kernel_is_cancelled_by_the_hang_detector) {
+  (void)state;
+  sched_timeout_ms = 300;
+  uint32_t d;
+  strata_node *n = comm_node(2, &d);
+  one_job j = {2, d, O_WAIT, {0}, {{0}}};
+  one_setup(n, &j);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, one_orch, &j, &info), STRATA_SCHEDULER_TIMEOUT);
+  assert_true(ms_since(t0) < 5000); /* not the 30 s comm timeout */
+  strata_node_close(n);
+}
+
+STRATA_TEST(killed_rank_gives_errors_not_hangs) {
+  (void)state;
+  uint32_t d;
+  strata_node *n = comm_node(3, &d);
+  one_job j = {3, d, O_WAIT, {0, 0, 3000}, {{0}}};
+  one_setup(n, &j);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, one_orch, &j, &info), STRATA_ENDPOINT_FAILURE);
+  assert_true(ms_since(t0) < 5000);
+  assert_int_equal(info.tasks_completed, 1); /* the group, with every member finished */
+  assert_non_null(strstr(info.message, "chip 2"));
+  strata_node_close(n);
+}
+
+static int shm_strata_entries(void) {
+  int k = 0;
+  DIR *dir = opendir("/dev/shm");
+  for (struct dirent *e; dir && (e = readdir(dir));) k += strstr(e->d_name, "strata") != NULL;
+  if (dir) closedir(dir);
+  return k;
+}
+
+STRATA_TEST(subset_domain_release_and_recreate) {
+  (void)state;
+  strata_node *n = comm_node(4, NULL);
+  uint32_t chips[2] = {1, 3}, d, d2;
+  assert_int_equal(strata_node_domain_create(n, chips, 2, WINDOW, &d), 0);
+  assert_int_equal(shm_strata_entries(), 0); /* names unlinked once mapped */
+  uint32_t dup[2] = {1, 1};
+  assert_int_equal(strata_node_domain_create(n, dup, 2, WINDOW, &d2), STRATA_EINVAL);
+  bufs b;
+  alloc_bufs(n, 2, &b, 257 * 8, 257 * 8);
+  fill_in(2, &b, STRATA_DT_F64, 257);
+  coll_job j = {2, d, C_ALLREDUCE, STRATA_ALLREDUCE_AUTO, 1, STRATA_DT_F64, STRATA_OP_MAX, &b, chips};
+  run_coll(n, &j);
+  unsigned char want[257 * 8];
+  for (size_t i = 0; i < 257; i++) put(want, STRATA_DT_F64, i, reduced(2, i, STRATA_OP_MAX));
+  expect_all(2, &b, want, sizeof(want));
+  free_bufs(n, 2, &b);
+  assert_int_equal(strata_node_domain_release(n, d), 0);
+  assert_int_equal(strata_node_domain_release(n, d), STRATA_EINVAL);
+  assert_int_equal(strata_node_domain_create(n, chips, 2, WINDOW, &d2), 0);
+  assert_int_equal(d2, d); /* the slot is reused */
+  strata_node_close(n);
+  assert_int_equal(shm_strata_entries(), 0);
 }
 
 STRATA_TEST_MAIN(TEST_LIST)
