@@ -5,12 +5,9 @@
 #   bench/run.sh [tasks=100000] [repeats=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh bench
+. bench/common.sh
 N=${1:-100000}
 REPEATS=${2:-5}
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DSTRATA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-B=build-bench/bench
 cpus=$(nproc)
 
 median_rate() { # command...: median tasks_per_sec over REPEATS runs

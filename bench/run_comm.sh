@@ -5,16 +5,8 @@
 #   bench/run_comm.sh [ranks=4]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh bench
-if ! command -v mpirun >/dev/null; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get install -y -qq libopenmpi-dev openmpi-bin >/dev/null
-fi
+. bench/common.sh
 R=${1:-4}
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DSTRATA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-B=build-bench/bench
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 $B/bench_allreduce "$R" > "$tmp/strata"

@@ -5,17 +5,9 @@
 #   bench/run_node.sh [round_trips=20000] [repeats=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh bench
-if ! command -v mpirun >/dev/null; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get install -y -qq libopenmpi-dev openmpi-bin >/dev/null
-fi
+. bench/common.sh
 N=${1:-20000}
 REPEATS=${2:-5}
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DSTRATA_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-B=build-bench/bench
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 field() { sed "s/.*$1=\([0-9.]*\).*/\1/"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -449,14 +449,6 @@ STRATA_TEST(killed_rank_gives_errors_not_hangs) {
   strata_node_close(n);
 }
 
-static int shm_strata_entries(void) {
-  int k = 0;
-  DIR *dir = opendir("/dev/shm");
-  for (struct dirent *e; dir && (e = readdir(dir));) k += strstr(e->d_name, "strata") != NULL;
-  if (dir) closedir(dir);
-  return k;
-}
-
 STRATA_TEST(subset_domain_release_and_recreate) {
   (void)state;
   strata_node *n = comm_node(4, NULL);

@@ -105,14 +105,6 @@ static int init_expect(strata_node *n, int want) {
   return rc;
 }
 
-static int shm_entries(void) {
-  int k = 0;
-  DIR *d = opendir("/dev/shm");
-  for (struct dirent *e; d && (e = readdir(d));) k += strstr(e->d_name, "strata") != NULL;
-  if (d) closedir(d);
-  return k;
-}
-
 /* close() must leave neither processes nor /dev/shm entries. */
 static void close_clean(strata_node *n) {
   pid_t pids[STRATA_NODE_MAX_CHILDREN];
@@ -124,7 +116,7 @@ static void close_clean(strata_node *n) {
     }
   assert_int_equal(strata_node_close(n), 0);
   for (uint32_t i = 0; i < np; i++) assert_int_equal(waitpid(pids[i], NULL, WNOHANG), -1);
-  assert_int_equal(shm_entries(), 0);
+  assert_int_equal(shm_strata_entries(), 0);
 }
 
 static double *dev_f64(strata_node *n, uint32_t chip, size_t count, strata_tensor *t) {
@@ -152,7 +144,7 @@ STRATA_TEST(init_failure_names_the_child_and_tears_down) {
   init_expect(n, STRATA_CHILD_INIT_FAILED);
   assert_non_null(strstr(strata_last_error(), "chip 1"));
   assert_non_null(strstr(strata_last_error(), "injected init failure"));
-  assert_int_equal(shm_entries(), 0);
+  assert_int_equal(shm_strata_entries(), 0);
   close_clean(n);
   unsetenv("STRATA_FAULT_INIT_FAIL");
 }

@@ -3,8 +3,10 @@
 #ifndef STRATA_TEST_UTIL_H
 #define STRATA_TEST_UTIL_H
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "strata.h"
@@ -55,6 +57,19 @@ static inline uint64_t now_ns(void) {
 static inline void sleep_ms(unsigned ms) {
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+/* Entries of /dev/shm created by this process (names start with
+ * "strata-<pid>-"): leak checks must not count other tests running in
+ * parallel. scripts/test.sh checks for any strata entry after the suite. */
+static inline int shm_strata_entries(void) {
+  char prefix[32];
+  snprintf(prefix, sizeof(prefix), "strata-%d-", (int)getpid());
+  int k = 0;
+  DIR *d = opendir("/dev/shm");
+  for (struct dirent *e; d && (e = readdir(d));) k += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+  if (d) closedir(d);
+  return k;
 }
 
 /* A kernel that does nothing. */

@@ -1,0 +1,11 @@
+# common.sh - sourced by the bench/run*.sh scripts: install the peers
+# (StarPU, Open MPI), build the benchmarks in Release, set B to their folder.
+scripts/deps.sh bench
+if ! command -v mpirun >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq libopenmpi-dev openmpi-bin >/dev/null
+fi
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DSTRATA_BUILD_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" >/dev/null
+B=build-bench/bench
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
