@@ -43,7 +43,8 @@ enum {
   STRATA_NCFG_SUBS = 1u << 1,            /* [STRATA_NODE_SUBS] 0 */
   STRATA_NCFG_STARTUP_TIMEOUT = 1u << 2, /* [STRATA_NODE_STARTUP_TIMEOUT_MS] 30000 */
   STRATA_NCFG_TASK_TIMEOUT = 1u << 3,    /* [STRATA_NODE_TASK_TIMEOUT_MS] 60000 */
-  STRATA_NCFG_DEVMEM = 1u << 4           /* [STRATA_NODE_DEVMEM] 64 MiB per chip */
+  STRATA_NCFG_DEVMEM = 1u << 4,          /* [STRATA_NODE_DEVMEM] 64 MiB per chip */
+  STRATA_NCFG_INIT_BARRIER = 1u << 5     /* [STRATA_NODE_INIT_BARRIER] 1 */
 };
 
 typedef struct strata_node_config {
@@ -53,6 +54,10 @@ typedef struct strata_node_config {
   uint32_t startup_timeout_ms; /* the one deadline of the init barrier */
   uint32_t task_timeout_ms;    /* deadline of every task or control on a child */
   uint64_t devmem_bytes;       /* shared device memory per chip */
+  uint32_t init_barrier;       /* 1: init waits until every child is INIT_DONE.
+                                  0 (legacy, for reproductions): init returns
+                                  after fork; each child gets work as soon as
+                                  it alone is INIT_DONE */
   strata_chip_config chip;     /* configuration of every chip child */
 } strata_node_config;
 

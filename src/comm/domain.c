@@ -70,7 +70,15 @@ typedef struct pdomain {
   uint32_t n, chips[STRATA_NODE_MAX_CHILDREN];
   strata__dom_hdr *hdr;
   size_t bytes;
+  char name[64];      /* linked in /dev/shm while members still have to map it */
+  uint32_t pending;   /* members that have not mapped it yet */
+  uint32_t gen;       /* bumped on release: late callbacks of a released domain */
 } pdomain;
+
+/* Context of a deferred ALLOC_DOMAIN (no-barrier mode). */
+typedef struct map_ticket {
+  uint32_t d, gen;
+} map_ticket;
 
 typedef struct pcomm {
   pdomain d[STRATA_COMM_MAX_DOMAINS];
@@ -83,15 +91,23 @@ static void child_lost(strata_node *n, uint32_t child) {
       if (pc->d[d].chips[i] == child) WRITE_ONCE(pc->d[d].hdr->abort, 1);
 }
 
+static void unlink_name(pdomain *pd) {
+  if (pd->name[0]) shm_unlink(pd->name);
+  pd->name[0] = '\0';
+}
+
 static void release_one(strata_node *n, uint32_t d) {
   pcomm *pc = n->comm;
   pdomain *pd = &pc->d[d];
+  uint32_t gen = pd->gen + 1;
+  unlink_name(pd);
   const uint64_t arg[4] = {d, 0, 0, 0};
   for (uint32_t i = 0; i < pd->n; i++)
     if (n->child[pd->chips[i]].alive)
       strata__control(n, pd->chips[i], STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, NULL);
   strata__shm_unmap(pd->hdr, pd->bytes);
   memset(pd, 0, sizeof(*pd));
+  pd->gen = gen;
 }
 
 static void comm_close(strata_node *n) {
@@ -99,6 +115,8 @@ static void comm_close(strata_node *n) {
     if (((pcomm *)n->comm)->d[d].used) release_one(n, d);
   strata__free(n->comm);
   n->comm = NULL;
+  n->comm_child_lost = NULL; /* teardown reaps children after this */
+  n->comm_close = NULL;
 }
 
 static int attach(strata_node *n) {
@@ -111,6 +129,7 @@ static int attach(strata_node *n) {
 }
 
 static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
+  strata__reap(n);
   if (!n || !n->initialized || !chips || k == 0 || window < 64)
     return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised node, 1+ chips "
                         "and a window of at least 64 B");
@@ -141,16 +160,35 @@ static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint
   return h;
 }
 
-static int map_members(strata_node *n, pdomain *pd, uint32_t d, const char *name, size_t window) {
+/* A member mapped the segment (or failed to): the name goes once all have. */
+static void mapped(strata_node *n, void *ctx, int rc) {
+  map_ticket *t = ctx;
+  pdomain *pd = n->comm ? &((pcomm *)n->comm)->d[t->d] : NULL;
+  if (pd && pd->used && pd->gen == t->gen && pd->pending > 0) {
+    if (rc) WRITE_ONCE(pd->hdr->abort, 1); /* that rank will never join */
+    if (--pd->pending == 0) unlink_name(pd);
+  }
+  strata__free(t);
+}
+
+/* Immediate for ready members; deferred until INIT_DONE for the others
+ * (no-barrier mode), so fast members can start before slow ones join. */
+static int map_members(strata_node *n, pdomain *pd, uint32_t d, size_t window) {
   uint32_t timeout = (uint32_t)strata__env_u64("STRATA_COMM_TIMEOUT_MS", 30000, 1, 3600000, 0);
+  const uint64_t init[4] = {0, 0, 0, 0};
   int rc = 0;
+  pd->pending = pd->n;
   for (uint32_t i = 0; rc == 0 && i < pd->n; i++) {
-    const uint64_t init[4] = {0, 0, 0, 0};
     const uint64_t arg[4] = {d, ((uint64_t)i << 32) | pd->n, window, timeout};
-    rc = strata__control(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, 0, NULL);
+    map_ticket *t = strata__calloc(1, sizeof(*t));
+    if (!t) return strata__fail(STRATA_ENOMEM, "out of memory creating a domain");
+    *t = (map_ticket){d, pd->gen};
+    rc = strata__control_deferred(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, 0, NULL, NULL);
     if (rc == 0)
-      rc = strata__control(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, name,
-                           (uint32_t)strlen(name) + 1, NULL);
+      rc = strata__control_deferred(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, pd->name,
+                                    (uint32_t)strlen(pd->name) + 1, mapped, t);
+    else
+      strata__free(t);
   }
   return rc;
 }
@@ -167,17 +205,15 @@ int strata_node_domain_create(strata_node *n, const uint32_t *chips, uint32_t k,
   if (d == STRATA_COMM_MAX_DOMAINS)
     return strata__fail(STRATA_ENOSPC, "domain_create: %d domains already exist; release one",
                         STRATA_COMM_MAX_DOMAINS);
-  char name[64];
   pdomain *pd = &pc->d[d];
-  pd->hdr = create_segment(name, sizeof(name), d, k, window);
+  pd->hdr = create_segment(pd->name, sizeof(pd->name), d, k, window);
   if (!pd->hdr) return strata__fail(STRATA_ENOMEM, "cannot create a %zu B domain segment in "
                                     "/dev/shm", strata__dom_bytes(k, window));
   pd->used = 1;
   pd->n = k;
   pd->bytes = strata__dom_bytes(k, window);
   memcpy(pd->chips, chips, k * sizeof(*chips));
-  rc = map_members(n, pd, d, name, window);
-  shm_unlink(name); /* every member has it mapped (or failed): no name may outlive us */
+  rc = map_members(n, pd, d, window); /* unlinks the name once every member mapped it */
   if (rc) return release_one(n, d), rc;
   *domain = d;
   return 0;

@@ -45,14 +45,70 @@ int strata__wait_reply(strata_node *n, uint32_t c, uint32_t want, uint64_t deadl
     if (load_acquire(&mb->state) == want) return 0; /* pairs with the child's reply */
     nap(n, seen, deadline); /* spins first: a quick reply costs no syscall */
     if (load_acquire(&mb->state) == want) return 0;
-    if (n->tasks) strata__norch_pump(n);
+    if (n->tasks) strata__norch_pump(n); /* no-op when called from inside the pump */
     strata__reap(n);
     if (!n->child[c].alive) return child_lost(n, c, during, 0);
     if (strata__now_ns() >= deadline) return child_lost(n, c, during, 1);
   }
 }
 
+/* ---- readiness (no-barrier mode: each child on its own) -------------------------- */
+static void run_deferred(strata_node *n, uint32_t c) {
+  strata__child *ch = &n->child[c];
+  for (size_t i = 0; i < ch->ndefer; i++) {
+    strata__deferred *d = &ch->defer[i];
+    int rc = strata__control(n, c, d->ctl, d->arg, d->blob, d->blob_len, NULL);
+    if (d->done) d->done(n, d->ctx, rc);
+  }
+  ch->ndefer = 0;
+}
+
+int strata__child_ready(strata_node *n, uint32_t c) {
+  strata__child *ch = &n->child[c];
+  if (ch->ready || !ch->alive) return ch->ready;
+  uint32_t st = load_acquire(&strata__mbox(n, c)->state); /* pairs with the child's reply */
+  if (st == STRATA_MB_INIT_DONE) {
+    store_release(&strata__mbox(n, c)->state, STRATA_MB_IDLE); /* pairs with serve() */
+    ch->ready = 1;
+    run_deferred(n, c);
+  } else if (st == STRATA_MB_INIT_FAILED || strata__now_ns() >= n->init_deadline) {
+    kill(ch->pid, SIGKILL); /* its tasks fail as "died" once reaped */
+    n->broken = 1;
+  }
+  return ch->ready;
+}
+
+int strata__control_deferred(strata_node *n, uint32_t c, uint32_t ctl, const uint64_t arg[4],
+                             const void *blob, uint32_t blob_len,
+                             void (*done)(strata_node *, void *, int), void *ctx) {
+  strata__child *ch = &n->child[c];
+  if (ch->ready || blob_len > sizeof(ch->defer->blob)) {
+    int rc = strata__control(n, c, ctl, arg, blob, blob_len, NULL);
+    if (done) done(n, ctx, rc);
+    return rc;
+  }
+  if (strata__array_grow(&ch->defer, &ch->cap_defer, ch->ndefer, sizeof(*ch->defer), 4))
+    return strata__fail(STRATA_ENOMEM, "out of memory queueing a control");
+  strata__deferred *d = &ch->defer[ch->ndefer++];
+  *d = (strata__deferred){ctl, blob_len, {arg[0], arg[1], arg[2], arg[3]}, {0}, done, ctx};
+  if (blob_len) memcpy(d->blob, blob, blob_len);
+  return 0;
+}
+
+static int wait_ready(strata_node *n, uint32_t c) {
+  while (!strata__child_ready(n, c)) {
+    uint32_t seen = strata__event_read(&n->hdr->parent_ev);
+    strata__reap(n);
+    if (!n->child[c].alive) return child_lost(n, c, "init", 0);
+    if (strata__now_ns() >= n->init_deadline) return child_lost(n, c, "init", 1);
+    nap(n, seen, n->init_deadline);
+  }
+  return 0;
+}
+
 int strata__wait_idle(strata_node *n, uint32_t c, uint64_t deadline) {
+  int rc = wait_ready(n, c);
+  if (rc) return rc;
   while (n->child[c].busy) {
     uint32_t seen = strata__event_read(&n->hdr->parent_ev);
     strata__norch_pump(n);

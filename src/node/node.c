@@ -15,6 +15,7 @@ void strata_node_config_init(strata_node_config *c) {
       (uint32_t)strata__env_u64("STRATA_NODE_STARTUP_TIMEOUT_MS", 30000, 1, 3600000, 0);
   c->task_timeout_ms = (uint32_t)strata__env_u64("STRATA_NODE_TASK_TIMEOUT_MS", 60000, 1, 3600000, 0);
   c->devmem_bytes = strata__env_u64("STRATA_NODE_DEVMEM", 64ull << 20, 4096, 1ull << 40, 0);
+  c->init_barrier = (uint32_t)strata__env_u64("STRATA_NODE_INIT_BARRIER", 1, 0, 1, 0);
   strata_chip_config_init(&c->chip);
 }
 
@@ -26,6 +27,7 @@ static void resolve(const strata_node_config *in, strata_node_config *out) {
   if (in->field_mask & STRATA_NCFG_STARTUP_TIMEOUT) out->startup_timeout_ms = in->startup_timeout_ms;
   if (in->field_mask & STRATA_NCFG_TASK_TIMEOUT) out->task_timeout_ms = in->task_timeout_ms;
   if (in->field_mask & STRATA_NCFG_DEVMEM) out->devmem_bytes = in->devmem_bytes;
+  if (in->field_mask & STRATA_NCFG_INIT_BARRIER) out->init_barrier = in->init_barrier;
   out->chip = in->chip;
   out->field_mask = in->field_mask;
 }
@@ -165,8 +167,7 @@ static int init_barrier(strata_node *n) {
     uint64_t t = now + 20 * STRATA_NS_PER_MS;
     strata__event_wait(&n->hdr->parent_ev, seen, t < deadline ? t : deadline);
   }
-  for (uint32_t c = 0; c < n->nchildren; c++)
-    store_release(&strata__mbox(n, c)->state, STRATA_MB_IDLE); /* pairs with serve() */
+  for (uint32_t c = 0; c < n->nchildren; c++) strata__child_ready(n, c);
   return 0;
 }
 
@@ -184,7 +185,8 @@ int strata_node_init(strata_node *n) {
   if (rc) goto err_unmap;
   layout_children(n);
   rc = strata__spawn_children(n);
-  if (rc == 0) rc = init_barrier(n);
+  n->init_deadline = strata__deadline_ms(n->cfg.startup_timeout_ms);
+  if (rc == 0 && n->cfg.init_barrier) rc = init_barrier(n);
   if (rc) goto err_teardown;
   n->initialized = 1;
   return 0;
@@ -207,6 +209,7 @@ int strata_node_close(strata_node *n) {
   if (n->ctl) strata__teardown(n);
   unmap_segments(n);
   strata__norch_free(n);
+  for (uint32_t c = 0; c < n->nchildren; c++) strata__free(n->child[c].defer);
   strata__free(n);
   return 0;
 }

@@ -114,6 +114,15 @@ typedef struct strata__registry {
 } strata__registry;
 
 /* ---- parent-side view of a child --------------------------------------------- */
+/* A control to send once the child is ready (no-barrier mode). */
+typedef struct strata__deferred {
+  uint32_t ctl, blob_len;
+  uint64_t arg[4];
+  char blob[64];
+  void (*done)(struct strata_node *n, void *ctx, int rc);
+  void *ctx;
+} strata__deferred;
+
 typedef struct strata__child {
   pid_t pid;
   strata_child_kind kind;
@@ -122,6 +131,9 @@ typedef struct strata__child {
   int wstatus;                     /* from waitpid once dead */
   int busy;                        /* a task member is in flight */
   int timed_out;                   /* killed for missing its task deadline */
+  int ready;                       /* INIT_DONE seen and reset to IDLE */
+  strata__deferred *defer;         /* controls waiting for readiness */
+  size_t ndefer, cap_defer;
   struct strata__ntask *task;      /* ... this one */
   uint32_t member;                 /* ... member index in it */
   uint64_t start_ns;
@@ -173,6 +185,8 @@ struct strata_node {
   strata_node_config cfg;
   strata__registry reg;
   int initialized, broken;
+  int in_pump;                     /* re-entrancy guard of strata__norch_pump */
+  uint64_t init_deadline;          /* no-barrier mode: readiness deadline */
   /* shared mappings */
   void *ctl;                       /* control segment */
   size_t ctl_bytes;
@@ -220,6 +234,14 @@ STRATA_HIDDEN int strata__wait_reply(strata_node *n, uint32_t c, uint32_t want, 
 STRATA_HIDDEN int strata__control(strata_node *n, uint32_t c, uint32_t ctl, const uint64_t arg[4],
                                   const void *blob, uint32_t blob_len, uint64_t *result);
 STRATA_HIDDEN int strata__wait_idle(strata_node *n, uint32_t c, uint64_t deadline);
+/* 1 once child c is INIT_DONE (reset to IDLE, deferred controls sent). */
+STRATA_HIDDEN int strata__child_ready(strata_node *n, uint32_t c);
+/* Send a control now if the child is ready, else when it becomes ready;
+ * done(n, ctx, status) is called either way (it may be NULL). */
+STRATA_HIDDEN int strata__control_deferred(strata_node *n, uint32_t c, uint32_t ctl,
+                                           const uint64_t arg[4], const void *blob,
+                                           uint32_t blob_len,
+                                           void (*done)(strata_node *, void *, int), void *ctx);
 
 /* ---- norch.c ---- */
 STRATA_HIDDEN int strata__norch_pump(strata_node *n);

@@ -129,13 +129,11 @@ static void check_child(strata_node *n, uint32_t c, uint64_t now) {
     n->broken = 1;
     finish_child(n, c, STRATA_ETIMEDOUT, msg);
   } else if (!ch->alive) {
-    if (n->comm_child_lost) n->comm_child_lost(n, c); /* abort its peers' waits */
     strata__child_died_msg(n, c, "a task", msg, sizeof(msg));
     n->broken = 1;
     finish_child(n, c, STRATA_ENDPOINT_FAILURE, msg);
   } else if (now - ch->start_ns > (uint64_t)n->cfg.task_timeout_ms * STRATA_NS_PER_MS) {
-    kill(ch->pid, SIGKILL); /* reaped and failed on the next pump */
-    if (n->comm_child_lost) n->comm_child_lost(n, c);
+    kill(ch->pid, SIGKILL); /* reaped (aborting its domains) and failed on the next pump */
     ch->timed_out = 1;
     ch->start_ns = now;
   }
@@ -157,7 +155,7 @@ static void send(strata_node *n, uint32_t c, strata__ntask *t, uint32_t member) 
 
 static int idle_sub(strata_node *n) {
   for (uint32_t c = n->cfg.chips; c < n->nchildren; c++)
-    if (n->child[c].alive && !n->child[c].busy) return (int)c;
+    if (n->child[c].alive && n->child[c].ready && !n->child[c].busy) return (int)c;
   return -1;
 }
 
@@ -176,7 +174,7 @@ static int dispatch_one(strata_node *n, strata__ntask *t) {
           member_done(n, t, STRATA_ENDPOINT_FAILURE, "its chip died earlier in this run");
         return 1;
       }
-      if (ch->busy) return 0;
+      if (ch->busy || !ch->ready) return 0;
     }
     for (uint32_t i = 0; i < t->nmembers; i++) send(n, t->m[i].target, t, i);
   }
@@ -185,12 +183,18 @@ static int dispatch_one(strata_node *n, strata__ntask *t) {
 }
 
 int strata__norch_pump(strata_node *n) {
+  if (n->in_pump) return 0; /* a deferred control is being sent from inside the pump */
+  n->in_pump = 1;
   uint64_t now = strata__now_ns();
   int progress = 0;
   strata__reap(n);
-  for (uint32_t c = 0; c < n->nchildren; c++) check_child(n, c, now);
+  for (uint32_t c = 0; c < n->nchildren; c++) {
+    strata__child_ready(n, c);
+    check_child(n, c, now);
+  }
   for (uint64_t i = 0; i < n->ntasks; i++)
     if (n->tasks[i]->state == STRATA_NT_READY) progress += dispatch_one(n, n->tasks[i]);
+  n->in_pump = 0;
   return progress;
 }
 

@@ -52,6 +52,7 @@ int strata__reap(strata_node *n) {
     if (waitpid(ch->pid, &ch->wstatus, WNOHANG) == ch->pid) {
       ch->alive = 0;
       died++;
+      if (n->comm_child_lost) n->comm_child_lost(n, c); /* abort its peers' waits */
     }
   }
   return died;
@@ -68,7 +69,7 @@ void strata__teardown(strata_node *n) {
     if (!n->child[c].alive) continue;
     uint32_t st = load_acquire(&strata__mbox(n, c)->state); /* pairs with child replies */
     if (n->child[c].busy || st == STRATA_MB_TASK_READY || st == STRATA_MB_CONTROL_REQUEST ||
-        (!n->initialized && st != STRATA_MB_INIT_DONE))
+        (!n->child[c].ready && st != STRATA_MB_INIT_DONE))
       kill(n->child[c].pid, SIGKILL); /* mid-request or mid-init: would not see SHUTDOWN soon */
     else
       strata__mbox_post(n, c, STRATA_MB_SHUTDOWN);
