@@ -2,6 +2,7 @@
  * simulated chip and report the outcome as text or JSON.
  *
  *   strata run <example> [options]   run vector | matmul | dag | pipeline
+ *   strata stress allreduce [options] the init-skew reproduction (SPEC §5)
  *   strata list                      list the examples
  *   strata version | help
  * Exit status: 0 success, 1 the run failed or its check did not match,
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_int.h"
 #include "cli/json.h"
 #include "examples.h"
 #include "platform/platform_int.h"
@@ -50,7 +52,8 @@ static const num_opt num_opts[] = {
 };
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: strata run <example> [options] | strata list | strata version\n"
+  fprintf(out, "usage: strata run <example> [options] | strata stress allreduce [options] | "
+               "strata list | strata version\n"
                "options:\n  --json                  print the result as JSON\n"
                "  --legacy-sched-timeout  use the old idle-cap hang detector\n");
   for (size_t i = 0; i < STRATA_ARRAY_SIZE(num_opts); i++)
@@ -144,6 +147,7 @@ static int cmd_run(int argc, char **argv) {
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
   if (strcmp(cmd, "run") == 0) return cmd_run(argc, argv);
+  if (strcmp(cmd, "stress") == 0) return cli_stress(argc, argv);
   if (strcmp(cmd, "list") == 0) {
     for (const strata_example *e = strata_examples(); e->name; e++)
       printf("%-8s %s\n", e->name, e->summary);

@@ -1,0 +1,230 @@
+/* stress.c - `strata stress allreduce`: the init-skew reproduction of SPEC
+ * §5. Each round forks a fresh node (one process per chip), lets chip ranks
+ * initialise with an injected long-tail delay, runs one allreduce over all
+ * chips and closes the node; the rounds are tallied as pass, scheduler
+ * timeout (100), stream-sync timeout or other failure.
+ *
+ * Every round runs under PTO2_RING_HEAP=4294967296 PTO2_RING_TASK_WINDOW=131072
+ * PTO2_RING_DEP_POOL=131072, as in the field. The buffers live in each
+ * chip's own heap (runtime outputs), so nothing but the collective needs a
+ * chip to be ready: without the init barrier, fast ranks really start their
+ * allreduce while a slow rank is still initialising.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_int.h"
+#include "cli/json.h"
+#include "platform/platform_int.h"
+#include "strata.h"
+
+#define STRESS_COUNT 1024 /* f32 elements per rank */
+
+typedef struct stress_opts {
+  uint32_t chips, rounds, legacy, no_barrier, json, idle_cap;
+  char skew[64];
+} stress_opts;
+
+typedef struct tally {
+  uint32_t pass, sched, sync, other;
+  char last_error[256];
+} tally;
+
+/* ---- the chip side: fill, allreduce, verify ---------------------------------- */
+static uint32_t K_FILL, K_CHECK, O_ROUND;
+
+static void k_fill(strata_kernel_ctx *k) { /* in = rank + 1, out = 0 */
+  float *in = strata_kernel_tensor(k, 0)->data, *out = strata_kernel_tensor(k, 1)->data;
+  for (int i = 0; i < STRESS_COUNT; i++) {
+    in[i] = (float)(strata_kernel_scalar(k, 0) + 1);
+    out[i] = 0;
+  }
+}
+
+static void k_check(strata_kernel_ctx *k) { /* out = n (n + 1) / 2 everywhere */
+  const float *out = strata_kernel_tensor(k, 0)->data;
+  uint64_t n = strata_kernel_scalar(k, 0);
+  for (int i = 0; i < STRESS_COUNT; i++)
+    if (out[i] != (float)(n * (n + 1) / 2)) {
+      strata_kernel_fail(k, "allreduce element %d is %g, want %llu", i, out[i],
+                         (unsigned long long)(n * (n + 1) / 2));
+      return;
+    }
+}
+
+/* scalars: domain, nranks */
+static void o_round(strata_orch *o, void *arg) {
+  const strata_args *na = arg;
+  uint32_t domain = (uint32_t)na->scalars[0];
+  strata_comm *c = strata_comm_lookup(domain);
+  strata_tensor in, out;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_output(&a, &in, STRESS_COUNT * sizeof(float), STRATA_DT_F32);
+  strata_args_output(&a, &out, STRESS_COUNT * sizeof(float), STRATA_DT_F32);
+  strata_args_scalar(&a, c ? strata_comm_rank(c) : 0);
+  if (strata_orch_submit(o, K_FILL, &a, NULL)) return;
+  if (strata_comm_submit_allreduce(o, domain, &in, &out, STRATA_OP_SUM, STRATA_ALLREDUCE_AUTO, NULL))
+    return;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &out);
+  strata_args_scalar(&a, na->scalars[1]);
+  strata_orch_submit(o, K_CHECK, &a, NULL);
+}
+
+/* ---- the node side -------------------------------------------------------------- */
+static void node_round(strata_node_orch *o, void *arg) {
+  const uint64_t *s = arg; /* domain, chips */
+  for (uint32_t r = 0; r < s[1]; r++) {
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_scalar(&a, s[0]);
+    strata_args_scalar(&a, s[1]);
+    strata_node_submit_chip(o, r, O_ROUND, &a, NULL); /* each rank on its own: no group */
+  }
+}
+
+static void round_skew(const stress_opts *so, uint32_t round) {
+  char v[96];
+  unsigned long max_ms;
+  if (sscanf(so->skew, "longtail:%lu", &max_ms) == 1)
+    snprintf(v, sizeof(v), "longtail:%lu:%u", max_ms, round + 1); /* a new draw each round */
+  else
+    snprintf(v, sizeof(v), "%s", strcmp(so->skew, "none") == 0 ? "" : so->skew);
+  setenv("STRATA_FAULT_INIT_DELAY_MS", v, 1);
+}
+
+static int make_node(const stress_opts *so, strata_node **out) {
+  strata_node_config c;
+  strata_node_config_init(&c);
+  c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_INIT_BARRIER | STRATA_NCFG_DEVMEM;
+  c.chips = so->chips;
+  c.init_barrier = !so->no_barrier;
+  c.devmem_bytes = 1 << 20;
+  c.chip.field_mask = STRATA_CFG_LEGACY | STRATA_CFG_LEGACY_IDLE_CAP;
+  c.chip.legacy_sched_timeout = so->legacy;
+  c.chip.legacy_idle_cap = so->idle_cap;
+  strata_node *n = NULL;
+  int rc = strata_node_create(&c, &n);
+  if (rc == 0) rc = strata_node_register_kernel(n, "fill", k_fill, STRATA_CORE_AIV, &K_FILL);
+  if (rc == 0) rc = strata_node_register_kernel(n, "check", k_check, STRATA_CORE_AIV, &K_CHECK);
+  if (rc == 0) rc = strata_node_register_orch(n, "round", o_round, &O_ROUND);
+  if (rc == 0) rc = strata_node_init(n);
+  if (rc) strata_node_close(n);
+  else *out = n;
+  return rc;
+}
+
+static int one_round(const stress_opts *so, uint32_t round, char *msg, size_t len) {
+  round_skew(so, round);
+  strata_node *n = NULL;
+  int rc = make_node(so, &n);
+  if (rc) return snprintf(msg, len, "%s", strata_last_error()), rc;
+  uint32_t chips[STRATA_NODE_MAX_CHILDREN], domain = 0;
+  for (uint32_t i = 0; i < so->chips; i++) chips[i] = i;
+  rc = strata_node_domain_create(n, chips, so->chips, 64 << 10, &domain);
+  strata_node_run_info info;
+  uint64_t args[2] = {domain, so->chips};
+  if (rc == 0) rc = strata_node_run(n, node_round, args, &info);
+  snprintf(msg, len, "%s", rc ? (rc == info.status ? info.message : strata_last_error()) : "");
+  strata_node_close(n);
+  return rc;
+}
+
+/* A run fails with the first error; the chip's own status is in the message
+ * when the node reports the task failure. */
+static void classify(tally *t, int rc, const char *msg) {
+  if (rc == 0) {
+    t->pass++;
+    return;
+  }
+  if (rc == STRATA_SCHEDULER_TIMEOUT) t->sched++;
+  else if (rc == STRATA_STREAM_SYNC_TIMEOUT) t->sync++;
+  else t->other++;
+  snprintf(t->last_error, sizeof(t->last_error), "%s: %s", strata_err_name(rc), msg);
+}
+
+static void progress(const stress_opts *so, uint32_t done, const tally *t) {
+  if (so->json) return;
+  char bar[41];
+  uint32_t fill = so->rounds ? done * 40 / so->rounds : 40;
+  for (uint32_t i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
+  bar[40] = '\0';
+  fprintf(stderr, "\r[%s] %u/%u  pass %u  fail %u", bar, done, so->rounds, t->pass,
+          done - t->pass);
+  if (done == so->rounds) fputc('\n', stderr);
+}
+
+static void report(const stress_opts *so, const tally *t) {
+  uint32_t fail = so->rounds - t->pass;
+  if (so->json) {
+    cli_json j;
+    cli_json_begin(&j, stdout);
+    cli_json_str(&j, "collective", "allreduce");
+    cli_json_int(&j, "chips", so->chips);
+    cli_json_int(&j, "rounds", so->rounds);
+    cli_json_str(&j, "init_skew", so->skew);
+    cli_json_bool(&j, "legacy_sched_timeout", (int)so->legacy);
+    cli_json_bool(&j, "init_barrier", !so->no_barrier);
+    cli_json_int(&j, "pass", t->pass);
+    cli_json_int(&j, "fail", fail);
+    cli_json_int(&j, "scheduler_timeout_100", t->sched);
+    cli_json_int(&j, "stream_sync_timeout", t->sync);
+    cli_json_int(&j, "other", t->other);
+    cli_json_str(&j, "last_error", t->last_error);
+    cli_json_end(&j);
+    return;
+  }
+  printf("allreduce x %u rounds, %u chips, init skew %s, %s detector, init barrier %s\n",
+         so->rounds, so->chips, so->skew, so->legacy ? "legacy" : "default",
+         so->no_barrier ? "off" : "on");
+  printf("| pass | fail | scheduler timeout (100) | stream-sync timeout | other |\n");
+  printf("|---|---|---|---|---|\n| %u | %u | %u | %u | %u |\n", t->pass, fail, t->sched,
+         t->sync, t->other);
+  if (t->last_error[0]) printf("last failure: %s\n", t->last_error);
+}
+
+static int parse(int argc, char **argv, stress_opts *so) {
+  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "longtail:2600"};
+  if (argc < 3 || strcmp(argv[2], "allreduce") != 0)
+    return fprintf(stderr, "usage: strata stress allreduce [--chips N] [--rounds R] "
+                   "[--init-skew longtail:<max_ms>|<rank>:<ms>,...|none] "
+                   "[--legacy-sched-timeout] [--legacy-idle-cap N] [--no-init-barrier] "
+                   "[--json]\n"), 2;
+  for (int i = 3; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    uint64_t x = 0;
+    if (strcmp(a, "--json") == 0) so->json = 1;
+    else if (strcmp(a, "--legacy-sched-timeout") == 0) so->legacy = 1;
+    else if (strcmp(a, "--no-init-barrier") == 0) so->no_barrier = 1;
+    else if (strcmp(a, "--init-skew") == 0 && v && ++i) snprintf(so->skew, sizeof(so->skew), "%s", v);
+    else if (v && strata__parse_u64(v, &x) == 0 && x > 0 && x <= 100000 && ++i) {
+      if (strcmp(a, "--chips") == 0 && x <= 32) so->chips = (uint32_t)x;
+      else if (strcmp(a, "--rounds") == 0) so->rounds = (uint32_t)x;
+      else if (strcmp(a, "--legacy-idle-cap") == 0) so->idle_cap = (uint32_t)x;
+      else return fprintf(stderr, "strata stress: bad option %s %s\n", a, v), 2;
+    } else {
+      return fprintf(stderr, "strata stress: bad option '%s' (see strata stress)\n", a), 2;
+    }
+  }
+  return 0;
+}
+
+int cli_stress(int argc, char **argv) {
+  stress_opts so;
+  int rc = parse(argc, argv, &so);
+  if (rc) return rc;
+  setenv("PTO2_RING_HEAP", "4294967296", 1);
+  setenv("PTO2_RING_TASK_WINDOW", "131072", 1);
+  setenv("PTO2_RING_DEP_POOL", "131072", 1);
+  tally t;
+  memset(&t, 0, sizeof(t));
+  for (uint32_t r = 0; r < so.rounds; r++) {
+    char msg[640];
+    classify(&t, one_round(&so, r, msg, sizeof(msg)), msg);
+    progress(&so, r + 1, &t);
+  }
+  report(&so, &t);
+  return t.pass == so.rounds ? 0 : 1;
+}
