@@ -139,13 +139,14 @@ typedef struct bufs {
   size_t in_bytes, out_bytes;
 } bufs;
 
-static uint32_t sched_timeout_ms = 60000;
+static uint32_t sched_timeout_ms = 60000, sync_timeout_ms = 60000;
 
 static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   strata_node_config c;
   strata_node_config_init(&c);
   c.chip = cfg_small();
   cfg_set(&c.chip, STRATA_CFG_SCHED_TIMEOUT, &c.chip.scheduler_timeout_ms, sched_timeout_ms);
+  cfg_set(&c.chip, STRATA_CFG_SYNC_TIMEOUT, &c.chip.stream_sync_timeout_ms, sync_timeout_ms);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
   c.chips = ranks;
   c.devmem_bytes = 16 << 20;
@@ -446,6 +447,21 @@ STRATA_TEST(killed_rank_gives_errors_not_hangs) {
   assert_true(ms_since(t0) < 5000);
   assert_int_equal(info.tasks_completed, 1); /* the group, with every member finished */
   assert_non_null(strstr(info.message, "chip 2"));
+  strata_node_close(n);
+}
+
+STRATA_TEST(peer_that_never_arrives_is_a_stream_sync_timeout) {
+  (void)state;
+  sync_timeout_ms = 500; /* well under the 5 s scheduler budget */
+  uint32_t d;
+  strata_node *n = comm_node(2, &d);
+  one_job j = {1, d, O_WAIT, {0}, {{0}}}; /* only rank 0 takes part */
+  one_setup(n, &j);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, one_orch, &j, &info), STRATA_STREAM_SYNC_TIMEOUT);
+  assert_true(ms_since(t0) >= 500 && ms_since(t0) < 5000);
+  assert_non_null(strstr(info.message, "STREAM_SYNC_TIMEOUT_MS"));
   strata_node_close(n);
 }
 

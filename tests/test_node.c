@@ -201,6 +201,18 @@ STRATA_TEST(longtail_fault_is_deterministic_and_bounded) {
     big += d > 500;
   }
   assert_true(big > 0 && big < 32); /* a tail, not the bulk */
+  setenv("STRATA_FAULT_INIT_DELAY_MS", "tail:1:1000:5", 1); /* one slow rank */
+  assert_int_equal(strata__fault_init_delay_ms(0), 0);
+  uint32_t t = strata__fault_init_delay_ms(1);
+  assert_true(t > 0 && t == strata__fault_init_delay_ms(1));
+  uint32_t above = 0;
+  for (uint32_t seed = 1; seed <= 200; seed++) {
+    char v[48];
+    snprintf(v, sizeof(v), "tail:0:1000:%u", seed);
+    setenv("STRATA_FAULT_INIT_DELAY_MS", v, 1);
+    above += strata__fault_init_delay_ms(0) > 1000;
+  }
+  assert_true(above > 70 && above < 130); /* the median is the median */
   setenv("STRATA_FAULT_INIT_DELAY_MS", "3:250,*:10", 1);
   assert_int_equal(strata__fault_init_delay_ms(3), 250);
   assert_int_equal(strata__fault_init_delay_ms(0), 10);

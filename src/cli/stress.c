@@ -85,11 +85,15 @@ static void node_round(strata_node_orch *o, void *arg) {
   }
 }
 
+/* A new draw each round: tail:<median> delays one rank (rotating) by a
+ * log-logistic draw, longtail:<max> delays every rank by max * u^3. */
 static void round_skew(const stress_opts *so, uint32_t round) {
   char v[96];
-  unsigned long max_ms;
-  if (sscanf(so->skew, "longtail:%lu", &max_ms) == 1)
-    snprintf(v, sizeof(v), "longtail:%lu:%u", max_ms, round + 1); /* a new draw each round */
+  unsigned long ms;
+  if (sscanf(so->skew, "tail:%lu", &ms) == 1 && !strchr(so->skew + 5, ':'))
+    snprintf(v, sizeof(v), "tail:%u:%lu:%u", (round + 1) % so->chips, ms, round + 1);
+  else if (sscanf(so->skew, "longtail:%lu", &ms) == 1 && !strchr(so->skew + 9, ':'))
+    snprintf(v, sizeof(v), "longtail:%lu:%u", ms, round + 1);
   else
     snprintf(v, sizeof(v), "%s", strcmp(so->skew, "none") == 0 ? "" : so->skew);
   setenv("STRATA_FAULT_INIT_DELAY_MS", v, 1);
@@ -186,10 +190,10 @@ static void report(const stress_opts *so, const tally *t) {
 }
 
 static int parse(int argc, char **argv, stress_opts *so) {
-  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "longtail:2600"};
+  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "tail:1150"};
   if (argc < 3 || strcmp(argv[2], "allreduce") != 0)
     return fprintf(stderr, "usage: strata stress allreduce [--chips N] [--rounds R] "
-                   "[--init-skew longtail:<max_ms>|<rank>:<ms>,...|none] "
+                   "[--init-skew tail:<median_ms>|longtail:<max_ms>|<rank>:<ms>,...|none] "
                    "[--legacy-sched-timeout] [--legacy-idle-cap N] [--no-init-barrier] "
                    "[--json]\n"), 2;
   for (int i = 3; i < argc; i++) {

@@ -7,6 +7,7 @@
  * exist only inside strata_chip_run. The child parks on its mailbox event
  * (futex) and re-checks its parent every second.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,23 +37,41 @@ typedef struct child_state {
 } child_state;
 
 /* ---- fault injection ------------------------------------------------------- */
-/* STRATA_FAULT_INIT_DELAY_MS: "<rank>:<ms>[,<rank>:<ms>...]" (rank may be
- * '*'), or "longtail:<max_ms>[:<seed>]": every chip draws max_ms * u^3. */
-static uint32_t longtail(const char *spec, uint32_t rank) {
-  unsigned long max_ms = 0, seed = 1;
-  if (sscanf(spec, "longtail:%lu:%lu", &max_ms, &seed) < 1) return 0;
+/* STRATA_FAULT_INIT_DELAY_MS:
+ *   "<rank>:<ms>[,<rank>:<ms>...]"  fixed delays (rank may be '*');
+ *   "longtail:<max_ms>[:<seed>]"    every chip draws max_ms * u^3;
+ *   "tail:<rank>:<median_ms>[:<seed>]"  only `rank` is delayed, by a
+ *       log-logistic draw (median, shape TAIL_SHAPE): the field's one slow
+ *       peer. All draws are deterministic per (seed, rank). */
+#define TAIL_SHAPE 5.6 /* P(> 1.82 x median) = 1/30, as in the field's 29/1 */
+
+static double uniform01(unsigned long seed, uint32_t rank) { /* in (0, 1) */
   uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull ^ ((uint64_t)rank + 1) * 0xBF58476D1CE4E5B9ull;
   x ^= x >> 31;
   x *= 0x94D049BB133111EBull;
   x ^= x >> 29;
-  double u = (double)(x >> 11) / 9007199254740992.0;
+  return ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static uint32_t longtail(const char *spec, uint32_t rank) {
+  unsigned long max_ms = 0, seed = 1;
+  if (sscanf(spec, "longtail:%lu:%lu", &max_ms, &seed) < 1) return 0;
+  double u = uniform01(seed, rank);
   return (uint32_t)((double)max_ms * u * u * u);
+}
+
+static uint32_t one_rank_tail(const char *spec, uint32_t rank) {
+  unsigned long r, median = 0, seed = 1;
+  if (sscanf(spec, "tail:%lu:%lu:%lu", &r, &median, &seed) < 2 || r != rank) return 0;
+  double u = uniform01(seed, rank);
+  return (uint32_t)((double)median * pow(u / (1.0 - u), 1.0 / TAIL_SHAPE));
 }
 
 uint32_t strata__fault_init_delay_ms(uint32_t rank) {
   const char *s = getenv("STRATA_FAULT_INIT_DELAY_MS");
   if (!s || !*s) return 0;
   if (strncmp(s, "longtail:", 9) == 0) return longtail(s, rank);
+  if (strncmp(s, "tail:", 5) == 0) return one_rank_tail(s, rank);
   for (const char *p = s; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
     unsigned long r, ms;
     if (p[0] == '*' && sscanf(p + 1, ":%lu", &ms) == 1) return (uint32_t)ms;
