@@ -465,6 +465,23 @@ STRATA_TEST(peer_that_never_arrives_is_a_stream_sync_timeout) {
   strata_node_close(n);
 }
 
+/* f16/bf16 reductions round to nearest, ties to even, subnormals included. */
+STRATA_TEST(half_precision_rounding) {
+  (void)state;
+  static const uint16_t a[] = {0x3C00, 0x3C01, 0x3C00, 0x0001, 0x7BFF};
+  static const uint16_t b[] = {0x1000, 0x1000, 0x1400, 0x0001, 0x5000};
+  static const uint16_t sum[] = {0x3C00, 0x3C02, 0x3C01, 0x0002, 0x7C00};
+  uint16_t out[5];
+  const void *src[2] = {a, b};
+  assert_int_equal(strata_reduce(out, src, 2, 5, STRATA_DT_F16, STRATA_OP_SUM), 0);
+  assert_memory_equal(out, sum, sizeof(sum)); /* 1+2^-11 ties to 1; 65504+32 -> inf */
+  static const uint16_t ba[] = {0x3F80, 0x3F81}, bb[] = {0x3B80, 0x3B80}, bsum[] = {0x3F80, 0x3F82};
+  const void *bsrc[2] = {ba, bb}; /* bf16: 1+2^-8 ties to 1; (1+2^-7)+2^-8 ties up to even */
+  assert_int_equal(strata_reduce(out, bsrc, 2, 2, STRATA_DT_BF16, STRATA_OP_SUM), 0);
+  assert_memory_equal(out, bsum, sizeof(bsum));
+  assert_int_equal(strata_reduce(out, bsrc, 2, 2, STRATA_DT_U8, STRATA_OP_SUM), STRATA_EINVAL);
+}
+
 STRATA_TEST(subset_domain_release_and_recreate) {
   (void)state;
   strata_node *n = comm_node(4, NULL);

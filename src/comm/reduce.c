@@ -5,6 +5,24 @@
 
 #include "comm/comm_int.h"
 
+static float float_of(uint32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+static uint32_t bits_of(float f) {
+  uint32_t x;
+  memcpy(&x, &f, sizeof(x));
+  return x;
+}
+
+/* v >> shift, rounded to nearest, ties to even. */
+static uint32_t rne_shift(uint32_t v, uint32_t shift) {
+  uint32_t r = v >> shift, rem = v & ((1u << shift) - 1), half = 1u << (shift - 1);
+  return r + (rem > half || (rem == half && (r & 1)));
+}
+
 static float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
   if (exp == 0x1f) {
@@ -23,41 +41,25 @@ static float f16_to_f32(uint16_t h) {
   } else {
     bits = sign | ((exp + 112) << 23) | (man << 13);
   }
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
+  return float_of(bits);
 }
 
 static uint16_t f32_to_f16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, sizeof(x));
+  uint32_t x = bits_of(f);
   uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, man = x & 0x7fffff;
   if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
   int e = (int)exp - 127 + 15;
   if (e >= 0x1f) return (uint16_t)(sign | 0x7c00);
-  if (e <= 0) { /* subnormal or zero */
-    if (e < -10) return (uint16_t)sign;
-    man |= 0x800000;
-    uint32_t shift = (uint32_t)(14 - e), half = 1u << (shift - 1);
-    uint32_t r = man >> shift, rem = man & ((1u << shift) - 1);
-    if (rem > half || (rem == half && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++; /* may carry into inf: correct */
-  return (uint16_t)(sign | r);
+  if (e <= 0) /* subnormal or zero */
+    return (uint16_t)(e < -10 ? sign : sign | rne_shift(man | 0x800000, (uint32_t)(14 - e)));
+  /* a carry out of the mantissa bumps the exponent (up to inf): correct */
+  return (uint16_t)(sign | rne_shift(((uint32_t)e << 23) | man, 13));
 }
 
-static float bf16_to_f32(uint16_t h) {
-  uint32_t bits = (uint32_t)h << 16;
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
+static float bf16_to_f32(uint16_t h) { return float_of((uint32_t)h << 16); }
 
 static uint16_t f32_to_bf16(float f) {
-  uint32_t x;
-  memcpy(&x, &f, sizeof(x));
+  uint32_t x = bits_of(f);
   if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffff)) return (uint16_t)((x >> 16) | 0x40);
   x += 0x7fff + ((x >> 16) & 1); /* round to nearest even */
   return (uint16_t)(x >> 16);
