@@ -2,7 +2,7 @@
 # deps.sh - install what strata needs on a fresh Debian 12 machine (as root,
 # or with sudo). `deps.sh bench` also installs the benchmark peers.
 set -euo pipefail
-pkgs=(cmake make gcc clang pkg-config libcmocka-dev)
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev)  # clang only recommends its sanitizer runtimes
 [ "${1:-}" = bench ] && pkgs+=(libstarpu-dev)
 missing=()
 for p in "${pkgs[@]}"; do
