@@ -129,6 +129,7 @@ static int one_round(const stress_opts *so, uint32_t round, char *msg, size_t le
   for (uint32_t i = 0; i < so->chips; i++) chips[i] = i;
   rc = strata_node_domain_create(n, chips, so->chips, 64 << 10, &domain);
   strata_node_run_info info;
+  memset(&info, 0, sizeof(info)); /* read below even when domain creation failed */
   uint64_t args[2] = {domain, so->chips};
   if (rc == 0) rc = strata_node_run(n, node_round, args, &info);
   snprintf(msg, len, "%s", rc ? (rc == info.status ? info.message : strata_last_error()) : "");
