@@ -120,6 +120,7 @@ typedef struct strata__tensormap {
   strata__tm_entry **buckets;
   uint32_t nbuckets;               /* power of two */
   strata__tm_entry *free_list;
+  size_t nfree;                    /* entries on free_list */
   void **chunks;                   /* allocated entry blocks */
   size_t nchunks, chunk_cap;
 } strata__tensormap;
@@ -252,7 +253,10 @@ STRATA_HIDDEN void strata__tmap_reset(strata__tensormap *m);
  * Returns the new count, or -1 if more than `cap` producers. */
 STRATA_HIDDEN int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t,
                                       int write, strata__task **prod, int n, int cap);
-/* Record that task (id) accesses t. */
+/* Make sure n entries can be recorded without allocating (call before a
+ * task is published, so recording its accesses cannot fail half way). */
+STRATA_HIDDEN int strata__tmap_reserve(strata__tensormap *m, size_t n);
+/* Record that task (id) accesses t; never fails after a reserve. */
 STRATA_HIDDEN int strata__tmap_record(strata__tensormap *m, const strata_tensor *t,
                                       int write, strata__task *task, uint64_t id);
 

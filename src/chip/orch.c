@@ -180,14 +180,11 @@ static void wire_all(strata__task *t, prod_set *p, strata__dep *deps) {
   }
 }
 
-static int record_accesses(strata_chip *chip, strata__task *t, const strata_args *a,
-                           uint64_t id) {
-  for (uint32_t i = 0; i < a->ntensors; i++) {
-    if (a->tags[i] == STRATA_NO_DEP) continue;
-    if (strata__tmap_record(&chip->tmap, &t->tensors[i], a->tags[i] != STRATA_INPUT, t, id))
-      return strata__fail(STRATA_ENOMEM, "out of memory recording tensor accesses");
-  }
-  return 0;
+/* Cannot fail: precheck reserved the entries. */
+static void record_accesses(strata_chip *chip, strata__task *t, const strata_args *a, uint64_t id) {
+  for (uint32_t i = 0; i < a->ntensors; i++)
+    if (a->tags[i] != STRATA_NO_DEP)
+      strata__tmap_record(&chip->tmap, &t->tensors[i], a->tags[i] != STRATA_INPUT, t, id);
 }
 
 static void hold_in_scope(strata_chip *chip, strata__task *t) {
@@ -203,7 +200,9 @@ static int precheck(strata_chip *chip, const strata_args *a, uint64_t heap) {
     return strata__orch_latch(chip, STRATA_SCOPE_TASKS_OVERFLOW, "more than %u tasks "
                               "with outputs are held by open scopes; end scopes sooner "
                               "or raise STRATA_SCOPE_TASKS_CAP", chip->cfg.scope_tasks_cap);
-  (void)a;
+  if (strata__tmap_reserve(&chip->tmap, a->ntensors))
+    return strata__fail(STRATA_ENOMEM, "out of memory for the dependency map; the task "
+                        "was not submitted");
   return 0;
 }
 
@@ -227,14 +226,14 @@ int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
   fill_args(t, a, heap, id);
   if (heap_bytes) hold_in_scope(chip, t);
   wire_all(t, &p, deps);
-  rc = record_accesses(chip, t, a, id);
+  record_accesses(chip, t, a, id);
   t->held = a->held ? 1 : 0;
   if (t->held) fetch_add_relaxed(&t->fanin, 1);
   fetch_add_relaxed(&chip->submitted, 1);
   strata__note_progress(chip);
   strata__task_dec_fanin(chip, t); /* drop the wiring guard: publishes t */
   if (out) out->id = id;
-  return rc ? strata__orch_latch(chip, STRATA_INVALID_ARGS, "%s", strata_last_error()) : 0;
+  return 0;
 }
 
 int strata_orch_release(strata_orch *o, strata_task_ref ref) {

@@ -33,6 +33,7 @@ void strata__tmap_destroy(strata__tensormap *m) {
 static void entry_put(strata__tensormap *m, strata__tm_entry *e) {
   e->next = m->free_list;
   m->free_list = e;
+  m->nfree++;
 }
 
 void strata__tmap_reset(strata__tensormap *m) {
@@ -96,6 +97,12 @@ int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t, int write,
   return n;
 }
 
+int strata__tmap_reserve(strata__tensormap *m, size_t n) {
+  while (m->nfree < n)
+    if (grow(m) != 0) return STRATA_ENOMEM;
+  return 0;
+}
+
 int strata__tmap_record(strata__tensormap *m, const strata_tensor *t, int write,
                         strata__task *task, uint64_t id) {
   uintptr_t base = (uintptr_t)t->base, s = (uintptr_t)t->data, end = s + t->bytes;
@@ -112,9 +119,10 @@ int strata__tmap_record(strata__tensormap *m, const strata_tensor *t, int write,
       }
     }
   }
-  if (!m->free_list && grow(m) != 0) return STRATA_ENOMEM;
+  if (strata__tmap_reserve(m, 1) != 0) return STRATA_ENOMEM;
   strata__tm_entry *e = m->free_list;
   m->free_list = e->next;
+  m->nfree--;
   *e = (strata__tm_entry){*head, base, s, end, task, id, write};
   *head = e;
   return 0;
