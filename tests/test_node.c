@@ -460,6 +460,17 @@ STRATA_TEST(registration_after_init_is_broadcast) {
 /* ---- kill -9 and deadlines ------------------------------------------------------------------ */
 static strata_tensor sleep_buf;
 
+/* The run's orchestration kills `who` mid-task: the run must fail with
+ * ENDPOINT_FAILURE naming it and the signal, well within the deadline. */
+static void expect_killed_run(strata_node *n, strata_node_orch_fn fn, const char *who) {
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, fn, NULL, &info), STRATA_ENDPOINT_FAILURE);
+  assert_true(ms_since(t0) < 5000);
+  assert_non_null(strstr(info.message, who));
+  assert_non_null(strstr(info.message, "signal 9"));
+}
+
 static void sleep_buffer(strata_node *n, uint32_t chip) {
   void *p;
   assert_int_equal(strata_node_malloc(n, chip, 8, &p), 0);
@@ -482,12 +493,8 @@ STRATA_TEST(child_killed_mid_task_fails_the_run_not_hangs) {
   strata_node *n = node_new(2, 0, 30000);
   init_expect(n, 0);
   sleep_buffer(n, 1);
+  expect_killed_run(n, kill_mid_task_orch, "chip 1");
   strata_node_run_info info;
-  uint64_t t0 = now_ns();
-  assert_int_equal(strata_node_run(n, kill_mid_task_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
-  assert_true(ms_since(t0) < 5000);
-  assert_non_null(strstr(info.message, "chip 1"));
-  assert_non_null(strstr(info.message, "signal 9"));
   assert_int_equal(strata_node_run(n, kill_mid_task_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
   close_clean(n);
 }
@@ -553,12 +560,7 @@ STRATA_TEST(sub_killed_mid_task_fails_the_run_not_hangs) {
   strata_node *n = node_new(1, 1, 30000);
   init_expect(n, 0);
   sleep_buffer(n, 0);
-  strata_node_run_info info;
-  uint64_t t0 = now_ns();
-  assert_int_equal(strata_node_run(n, kill_sub_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
-  assert_true(ms_since(t0) < 5000);
-  assert_non_null(strstr(info.message, "sub 0"));
-  assert_non_null(strstr(info.message, "signal 9"));
+  expect_killed_run(n, kill_sub_orch, "sub 0");
   close_clean(n);
 }
 
