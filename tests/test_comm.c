@@ -139,7 +139,7 @@ typedef struct bufs {
   size_t in_bytes, out_bytes;
 } bufs;
 
-static uint32_t sched_timeout_ms = 60000, sync_timeout_ms = 60000;
+static uint32_t sched_timeout_ms = 30000, sync_timeout_ms = 40000, unordered;
 
 static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   strata_node_config c;
@@ -147,6 +147,7 @@ static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   c.chip = cfg_small();
   cfg_set(&c.chip, STRATA_CFG_SCHED_TIMEOUT, &c.chip.scheduler_timeout_ms, sched_timeout_ms);
   cfg_set(&c.chip, STRATA_CFG_SYNC_TIMEOUT, &c.chip.stream_sync_timeout_ms, sync_timeout_ms);
+  cfg_set(&c.chip, STRATA_CFG_UNORDERED_TIMEOUTS, &c.chip.unordered_timeouts, unordered);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
   c.chips = ranks;
   c.devmem_bytes = 16 << 20;
@@ -452,7 +453,8 @@ STRATA_TEST(killed_rank_gives_errors_not_hangs) {
 
 STRATA_TEST(peer_that_never_arrives_is_a_stream_sync_timeout) {
   (void)state;
-  sync_timeout_ms = 500; /* well under the 5 s scheduler budget */
+  sync_timeout_ms = 500; /* well under the scheduler budget: the field's setup */
+  unordered = 1;
   uint32_t d;
   strata_node *n = comm_node(2, &d);
   one_job j = {1, d, O_WAIT, {0}, {{0}}}; /* only rank 0 takes part */

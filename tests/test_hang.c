@@ -1,6 +1,7 @@
 /* test_hang.c - the scheduler hang detector of SPEC §2: a never-returning
- * kernel (SCHEDULER_TIMEOUT vs STREAM_SYNC_TIMEOUT), the ownership gate
- * against idle siblings, legacy mode, the deadlock fallback, STALL reports
+ * kernel (SCHEDULER_TIMEOUT class S1 vs STREAM_SYNC_TIMEOUT), the ownership
+ * gate against idle siblings, legacy mode, the gated deadlock fallback
+ * (S3, S4, S5; a late-released held task is not a deadlock), STALL reports
  * and a kernel that ignores cancellation (wedged chip). */
 #include "util.h"
 #include "test_hang_list.h"
@@ -11,9 +12,11 @@ static int64_t cell;
 static strata_chip *hang_chip(uint32_t budget_ms, uint32_t sync_ms) {
   strata_chip_config c;
   strata_chip_config_init(&c);
-  c.field_mask = STRATA_CFG_SCHED_TIMEOUT | STRATA_CFG_SYNC_TIMEOUT;
+  c.field_mask = STRATA_CFG_SCHED_TIMEOUT | STRATA_CFG_SYNC_TIMEOUT |
+                 STRATA_CFG_UNORDERED_TIMEOUTS;
   c.scheduler_timeout_ms = budget_ms;
   c.stream_sync_timeout_ms = sync_ms;
+  c.unordered_timeouts = sync_ms <= budget_ms + 1500; /* a test of the field's setup */
   strata_chip *chip = chip_new(&c);
   K_HANG = kernel_new(chip, "hang", k_hang, STRATA_CORE_AIV);
   K_SLEEP = kernel_new(chip, "sleep", k_sleep, STRATA_CORE_AIV);
@@ -55,6 +58,13 @@ STRATA_TEST(never_returning_kernel_latches_100_within_budget) {
   assert_true(info.sched_thread >= 0 && info.sched_thread < 3);
   assert_true(info.report_bitmap & (1ull << info.sched_thread));
   assert_non_null(strstr(info.message, "SCHEDULER_TIMEOUT_MS"));
+  assert_int_equal(info.hang_class, STRATA_HANG_RUNNING_STALLED);
+  assert_non_null(strstr(info.message, "S1 running-stalled"));
+  assert_non_null(strstr(info.message, "kernel 'hang'"));
+  assert_string_equal(info.stuck_kernel, "hang");
+  assert_true(info.stuck_task != 0);
+  assert_true(info.stuck_core >= 0 && info.stuck_core < 9);
+  assert_true(info.stuck_ms >= 300);
   assert_int_equal(strata_chip_destroy(chip), 0);
 }
 
@@ -118,6 +128,8 @@ STRATA_TEST(legacy_mode_latches_slow_progress) {
   assert_int_equal(info.sched_code, 100);
   assert_true(info.tasks_completed < 6);
   assert_non_null(strstr(info.message, "legacy idle cap"));
+  assert_int_equal(info.hang_class, STRATA_HANG_LEGACY);
+  assert_non_null(strstr(info.message, "LEGACY"));
   assert_int_equal(strata_chip_destroy(chip), 0);
 }
 
@@ -127,15 +139,19 @@ static void forgotten_hold_orch(strata_orch *o, void *arg) {
   submit_k(o, K_SLEEP, 0, 0); /* waits on it */
 }
 
-STRATA_TEST(deadlock_with_nothing_running_is_latched_by_fallback) {
+STRATA_TEST(deadlock_after_orchestration_returned_is_s4) {
   (void)state;
   strata_chip *chip = hang_chip(300, 30000);
   strata_run_info info;
   uint64_t t0 = now_ns();
   run_expect(chip, forgotten_hold_orch, NULL, &info, STRATA_SCHEDULER_TIMEOUT);
   assert_true(ms_since(t0) >= 300 && ms_since(t0) < 2000);
-  assert_non_null(strstr(info.message, "deadlock"));
-  assert_non_null(strstr(info.message, "2 task(s) unfinished"));
+  assert_int_equal(info.hang_class, STRATA_HANG_DEP_DEADLOCK);
+  assert_non_null(strstr(info.message, "S4 dependency-deadlock"));
+  assert_non_null(strstr(info.message, "2 task(s) WAITING"));
+  assert_non_null(strstr(info.message, "held (never released?)"));
+  assert_string_equal(info.stuck_kernel, "sleep");
+  assert_int_equal(info.stuck_core, -1); /* never ran */
   assert_int_equal(strata_chip_destroy(chip), 0);
 }
 
@@ -145,18 +161,80 @@ static void deadlock_mid_orch(strata_orch *o, void *arg) {
   (void)arg;
   submit_k(o, K_SLEEP, 0, 1);
   strata_tensor t = strata_tensor_external(&cell, 8, STRATA_DT_I64);
-  wait_rc = strata_orch_wait_tensor(o, &t); /* orchestration has not ended */
+  wait_rc = strata_orch_wait_tensor(o, &t); /* blocked in the runtime, not returned */
 }
 
-STRATA_TEST(deadlock_fallback_fires_before_orchestration_ends) {
+STRATA_TEST(deadlock_while_orchestrator_blocked_in_runtime_is_s5) {
   (void)state;
   strata_chip *chip = hang_chip(300, 30000);
   strata_run_info info;
+  uint64_t t0 = now_ns();
   run_expect(chip, deadlock_mid_orch, NULL, &info, STRATA_SCHEDULER_TIMEOUT);
+  assert_true(ms_since(t0) < 3000); /* before the 10 s tensor-wait budget */
   assert_int_equal(wait_rc, STRATA_ECANCELED);
   assert_int_equal(info.orch_code, 0);
-  assert_non_null(strstr(info.message, "deadlock"));
+  assert_int_equal(info.hang_class, STRATA_HANG_ORCH_STARVATION);
+  assert_non_null(strstr(info.message, "S5 orchestrator-starvation"));
+  assert_non_null(strstr(info.message, "waits for a tensor"));
+  assert_string_equal(info.stuck_kernel, "sleep");
   assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+/* User code holds a task and releases it after 1.5 budgets: not a deadlock. */
+static void late_release_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor t = strata_tensor_external(&cell, 8, STRATA_DT_I64);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INOUT, &t);
+  strata_args_scalar(&a, 0);
+  strata_args_hold(&a);
+  strata_task_ref held;
+  assert_int_equal(strata_orch_submit(o, K_SLEEP, &a, &held), 0);
+  submit_k(o, K_SLEEP, 0, 0); /* waits on the held task */
+  sleep_ms(1500);             /* user code, budget 1000 ms */
+  assert_int_equal(strata_orch_release(o, held), 0);
+}
+
+STRATA_TEST(held_task_released_late_is_not_a_deadlock) {
+  (void)state;
+  strata_chip *chip = hang_chip(1000, 30000);
+  strata_run_info info;
+  run_expect(chip, late_release_orch, NULL, &info, 0);
+  assert_int_equal(info.sched_code, 0);
+  assert_int_equal(info.hang_class, STRATA_HANG_NONE);
+  assert_int_equal(info.tasks_completed, 2);
+  assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+/* A dispatcher that never dispatches (fault injection) leaves READY tasks. */
+STRATA_TEST(ready_tasks_with_every_core_idle_is_s3) {
+  (void)state;
+  strata_chip_config c;
+  strata_chip_config_init(&c);
+  c.field_mask = STRATA_CFG_SCHED_TIMEOUT | STRATA_CFG_FAULT_NO_DISPATCH;
+  c.scheduler_timeout_ms = 300;
+  c.fault_no_dispatch = 1;
+  strata_chip *chip = chip_new(&c);
+  K_SLEEP = kernel_new(chip, "sleep", k_sleep, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, slow_chain_orch_short, NULL, &info, STRATA_SCHEDULER_TIMEOUT);
+  assert_int_equal(info.hang_class, STRATA_HANG_READY_IDLE);
+  assert_non_null(strstr(info.message, "S3 ready-but-all-idle"));
+  assert_non_null(strstr(info.message, "1 task(s) READY"));
+  assert_string_equal(info.stuck_kernel, "sleep");
+  assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+STRATA_TEST(hang_class_names) {
+  (void)state;
+  assert_string_equal(strata_hang_class_name(STRATA_HANG_RUNNING_STALLED), "S1 running-stalled");
+  assert_string_equal(strata_hang_class_name(STRATA_HANG_READY_IDLE), "S3 ready-but-all-idle");
+  assert_string_equal(strata_hang_class_name(STRATA_HANG_DEP_DEADLOCK), "S4 dependency-deadlock");
+  assert_string_equal(strata_hang_class_name(STRATA_HANG_ORCH_STARVATION),
+                      "S5 orchestrator-starvation");
+  assert_string_equal(strata_hang_class_name(STRATA_HANG_LEGACY), "LEGACY idle cap");
+  assert_string_equal(strata_hang_class_name(2), "none");
 }
 
 /* A kernel that ignores cancellation leaves the chip wedged, not the test hung. */

@@ -106,8 +106,8 @@ enum {
   STRATA_CFG_TASK_WINDOW = 1u << 2,      /* [PTO2_RING_TASK_WINDOW] 16384 */
   STRATA_CFG_HEAP_BYTES = 1u << 3,       /* [PTO2_RING_HEAP] 256 MiB */
   STRATA_CFG_DEP_POOL = 1u << 4,         /* [PTO2_RING_DEP_POOL] 16384 */
-  STRATA_CFG_SCHED_TIMEOUT = 1u << 5,    /* [STRATA_SCHEDULER_TIMEOUT_MS] 5000 */
-  STRATA_CFG_SYNC_TIMEOUT = 1u << 6,     /* [STRATA_STREAM_SYNC_TIMEOUT_MS] 2000 */
+  STRATA_CFG_SCHED_TIMEOUT = 1u << 5,    /* [STRATA_SCHEDULER_TIMEOUT_MS] 10000 */
+  STRATA_CFG_SYNC_TIMEOUT = 1u << 6,     /* [STRATA_STREAM_SYNC_TIMEOUT_MS] 50000 */
   STRATA_CFG_RING_WAIT_TIMEOUT = 1u << 7, /* [STRATA_RING_WAIT_TIMEOUT_MS] 5000 */
   STRATA_CFG_TENSOR_WAIT_TIMEOUT = 1u << 8, /* [STRATA_TENSOR_WAIT_TIMEOUT_MS] 10000 */
   STRATA_CFG_STALL_REPORT = 1u << 9,     /* [STRATA_STALL_REPORT_MS] 1000 */
@@ -115,8 +115,16 @@ enum {
   STRATA_CFG_LEGACY_IDLE_CAP = 1u << 11, /* [STRATA_LEGACY_IDLE_CAP] 1000 */
   STRATA_CFG_SCOPE_TASKS = 1u << 12,     /* [STRATA_SCOPE_TASKS_CAP] 65536 */
   STRATA_CFG_INIT_DELAY = 1u << 13,      /* [STRATA_FAULT_CHIP_INIT_DELAY_MS] 0 */
-  STRATA_CFG_JOIN_GRACE = 1u << 14       /* [STRATA_JOIN_GRACE_MS] 2000 */
+  STRATA_CFG_JOIN_GRACE = 1u << 14,      /* [STRATA_JOIN_GRACE_MS] 2000 */
+  STRATA_CFG_UNORDERED_TIMEOUTS = 1u << 15, /* (explicit only) 0 */
+  STRATA_CFG_TENSORMAP_CAP = 1u << 16,   /* [STRATA_TENSORMAP_CAP] 4194304 */
+  STRATA_CFG_FAULT_NO_DISPATCH = 1u << 17 /* [STRATA_FAULT_NO_DISPATCH] 0 */
 };
+
+/* Timeout defaults (SPEC §2); SIMPLER_SCHEDULER_TIMEOUT_MS and
+ * SIMPLER_STREAM_SYNC_TIMEOUT_MS are accepted as aliases (STRATA_* wins). */
+#define STRATA_DEFAULT_SCHED_TIMEOUT_MS 10000u
+#define STRATA_DEFAULT_SYNC_TIMEOUT_MS 50000u
 
 typedef struct strata_chip_config {
   uint64_t field_mask;
@@ -125,8 +133,9 @@ typedef struct strata_chip_config {
   uint32_t task_window;            /* task slots per ring, power of two >= 4 */
   uint64_t heap_bytes;             /* output heap per ring, >= 4096 */
   uint32_t dep_pool;               /* dependency entries per ring, >= 1 */
-  uint32_t scheduler_timeout_ms;   /* SCHEDULER_TIMEOUT_MS: hang budget */
-  uint32_t stream_sync_timeout_ms; /* STREAM_SYNC_TIMEOUT_MS; 0 = unbounded */
+  uint32_t scheduler_timeout_ms;   /* SCHEDULER_TIMEOUT_MS: hang budget, >= 1 */
+  uint32_t stream_sync_timeout_ms; /* STREAM_SYNC_TIMEOUT_MS; 0 = unbounded; must
+                                      exceed scheduler_timeout_ms + 1500 */
   uint32_t ring_wait_timeout_ms;   /* back-pressure wait with no progress */
   uint32_t tensor_wait_timeout_ms; /* strata_orch_wait_tensor() budget */
   uint32_t stall_report_ms;        /* STALL diagnostics period; 0 = never */
@@ -135,11 +144,28 @@ typedef struct strata_chip_config {
   uint32_t scope_tasks_cap;        /* output-owning tasks held by open scopes */
   uint32_t init_delay_ms;          /* fault injection: sleep in create */
   uint32_t join_grace_ms;          /* wait for threads after a cancel */
+  uint32_t unordered_timeouts;     /* 1 = accept stream sync <= scheduler budget
+                                      + 1.5 s (only to reproduce field setups) */
+  uint32_t tensormap_cap;          /* live dependency-map entries, >= 1024
+                                      (TENSORMAP_OVERFLOW beyond) */
+  uint32_t fault_no_dispatch;      /* fault injection: schedulers never dispatch */
 } strata_chip_config;
 
 /* Fill *cfg with field_mask 0 (every field from environment or default) and
  * the resolved values, so callers may read them. cfg must not be NULL. */
 STRATA_API void strata_chip_config_init(strata_chip_config *cfg);
+
+/* Resolve a configuration as strata_chip_create would (explicit fields,
+ * environment, defaults, timeout ordering) without creating a chip: *out
+ * holds every resolved value and in's field_mask (in may be NULL). EINVAL
+ * with a message naming the field for an invalid explicit value or an
+ * explicit timeout pair out of order; *out is untouched on failure. */
+STRATA_API int strata_chip_config_resolve(const strata_chip_config *in, strata_chip_config *out);
+
+/* Valid range of the field selected by one STRATA_CFG_* bit (for front
+ * ends that check input before creating a chip). EINVAL for an unknown bit
+ * or NULL outputs. */
+STRATA_API int strata_chip_config_range(uint64_t bit, uint64_t *min, uint64_t *max);
 
 /* ---- chip lifecycle ---------------------------------------------------- */
 /* Create and initialise a chip: resolves the configuration (invalid
@@ -164,6 +190,22 @@ STRATA_API int strata_chip_register_kernel(strata_chip *chip, const char *name,
  * orchestration in a node's chip child). ENOENT if none. */
 STRATA_API int strata_chip_find_kernel(const strata_chip *chip, const char *name, uint32_t *id);
 
+/* Sub-class of a SCHEDULER_TIMEOUT (100): which situation latched it. The
+ * numbers follow the seed system's S-classes; S2 is not a class strata
+ * reports. */
+typedef enum strata_hang_class {
+  STRATA_HANG_NONE = 0,
+  STRATA_HANG_RUNNING_STALLED = 1, /* S1: an owned RUNNING task made no progress */
+  STRATA_HANG_READY_IDLE = 3,      /* S3: READY tasks, every core idle */
+  STRATA_HANG_DEP_DEADLOCK = 4,    /* S4: WAITING tasks whose producers never finish */
+  STRATA_HANG_ORCH_STARVATION = 5, /* S5: the orchestrator, blocked in the runtime,
+                                      waits for tasks that can never finish */
+  STRATA_HANG_LEGACY = 9           /* legacy idle-iteration cap */
+} strata_hang_class;
+
+/* "S1 running-stalled", ..., "LEGACY", "none"; never NULL. */
+STRATA_API const char *strata_hang_class_name(int hang_class);
+
 /* Outcome of one run. */
 typedef struct strata_run_info {
   int status;          /* same as strata_chip_run's return */
@@ -175,6 +217,11 @@ typedef struct strata_run_info {
   uint64_t tasks_submitted, tasks_completed, tasks_failed, tasks_poisoned;
   uint64_t stall_reports; /* STALL diagnostics logged */
   uint64_t elapsed_ns;    /* launch to end of stream sync */
+  int hang_class;         /* strata_hang_class of sched_code 100, else 0 */
+  uint64_t stuck_task;    /* task the hang detector names (id), or 0 */
+  int stuck_core;         /* its core, or -1 */
+  uint64_t stuck_ms;      /* how long it was stuck (S1: running; else no progress) */
+  char stuck_kernel[32];  /* its kernel's name, or "" */
   char message[512];      /* what failed and how to fix it; "" on success */
 } strata_run_info;
 

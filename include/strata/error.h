@@ -36,10 +36,13 @@ extern "C" {
   XX(DEP_POOL_OVERFLOW, -1004, "dependency pool exhausted")                     \
   XX(INVALID_ARGS, -1005, "invalid task arguments")                             \
   XX(DEPENDENCY_OVERFLOW, -1006, "task has too many producers")                 \
+  XX(REQUIRE_SYNC_START_INVALID, -1007, "sync_start task exceeds the cores")    \
   XX(TENSOR_WAIT_TIMEOUT, -1008, "waiting for a tensor timed out")              \
   XX(EXPLICIT_ORCH_FATAL, -1009, "orchestration reported a fatal error")        \
   XX(SCOPE_TASKS_OVERFLOW, -1010, "too many tasks in one scope")                \
+  XX(TENSORMAP_OVERFLOW, -1011, "dependency map full")                          \
   XX(SCHEDULER_TIMEOUT, -1100, "scheduler hang detected")                       \
+  XX(READY_QUEUE_OVERFLOW, -1104, "ready queue full")                           \
   XX(STREAM_SYNC_TIMEOUT, -1200, "host stream sync timed out")                  \
   XX(CHIP_WEDGED, -1201, "a thread did not stop after cancellation")            \
   XX(TASK_FAILED, -2001, "a kernel reported failure")                           \

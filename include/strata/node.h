@@ -42,10 +42,13 @@ enum {
   STRATA_NCFG_CHIPS = 1u << 0,           /* [STRATA_NODE_CHIPS] 1 */
   STRATA_NCFG_SUBS = 1u << 1,            /* [STRATA_NODE_SUBS] 0 */
   STRATA_NCFG_STARTUP_TIMEOUT = 1u << 2, /* [STRATA_NODE_STARTUP_TIMEOUT_MS] 30000 */
-  STRATA_NCFG_TASK_TIMEOUT = 1u << 3,    /* [STRATA_NODE_TASK_TIMEOUT_MS] 60000 */
+  STRATA_NCFG_TASK_TIMEOUT = 1u << 3,    /* [STRATA_NODE_TASK_TIMEOUT_MS] 60000, must
+                                            exceed the chips' stream sync */
   STRATA_NCFG_DEVMEM = 1u << 4,          /* [STRATA_NODE_DEVMEM] 64 MiB per chip */
   STRATA_NCFG_INIT_BARRIER = 1u << 5     /* [STRATA_NODE_INIT_BARRIER] 1 */
 };
+
+#define STRATA_DEFAULT_NODE_TASK_TIMEOUT_MS 60000u
 
 typedef struct strata_node_config {
   uint64_t field_mask;
@@ -71,8 +74,13 @@ typedef struct strata_node_run_info {
   char message[640];          /* which task/child failed, and its message */
 } strata_node_run_info;
 
+/* Fill *cfg with field_mask 0 and the values the environment or defaults
+ * give (the chip part too). NULL is ignored. */
 STRATA_API void strata_node_config_init(strata_node_config *cfg);
-/* Create a node worker (no process yet). cfg may be NULL. */
+/* Create a node worker (no process yet). cfg may be NULL. EINVAL, naming
+ * the field, for an explicit value out of range or timeouts out of order
+ * (node task timeout <= chip stream sync, stream sync <= scheduler budget +
+ * 1.5 s) unless cfg->chip asks for STRATA_CFG_UNORDERED_TIMEOUTS. */
 STRATA_API int strata_node_create(const strata_node_config *cfg, strata_node **out);
 /* Register a chip kernel / chip orchestration / sub function. After init the
  * registration is broadcast to every child (REGISTER control). */

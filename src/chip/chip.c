@@ -5,87 +5,109 @@
 
 #include "chip/chip_int.h"
 
-/* One row per configurable field: mask bit, env var, default, bounds. */
-typedef struct cfg_field {
-  uint64_t bit;
-  const char *env;
-  uint64_t def, min, max;
-  int pow2;
-  size_t offset;
-  int wide; /* uint64_t field (else uint32_t) */
-} cfg_field;
+/* One row per configurable field (the platform's table resolver). */
+#define F(bit, name, env, alias, def, min, max, zero, p2, member)                    \
+  {bit, name, env, alias, def, min, max, zero, offsetof(strata_chip_config, member), \
+   sizeof(((strata_chip_config *)0)->member) == 8, p2}
+#define MS_MAX 3600000
 
-#define F32(bit, env, def, min, max, p2, member) \
-  {bit, env, def, min, max, p2, offsetof(strata_chip_config, member), 0}
-#define F64(bit, env, def, min, max, p2, member) \
-  {bit, env, def, min, max, p2, offsetof(strata_chip_config, member), 1}
-
-static const cfg_field cfg_fields[] = {
-    F32(STRATA_CFG_SCHED_THREADS, "STRATA_SCHED_THREADS", 3, 1, 64, 0, sched_threads),
-    F32(STRATA_CFG_CLUSTERS, "STRATA_CLUSTERS", 3, 1, 64, 0, clusters),
-    F32(STRATA_CFG_TASK_WINDOW, "PTO2_RING_TASK_WINDOW", 16384, 4, 1u << 24, 1, task_window),
-    F64(STRATA_CFG_HEAP_BYTES, "PTO2_RING_HEAP", 256ull << 20, 4096, 1ull << 40, 0, heap_bytes),
-    F32(STRATA_CFG_DEP_POOL, "PTO2_RING_DEP_POOL", 16384, 1, 1u << 26, 0, dep_pool),
-    F32(STRATA_CFG_SCHED_TIMEOUT, "STRATA_SCHEDULER_TIMEOUT_MS", 5000, 1, 3600000, 0, scheduler_timeout_ms),
-    F32(STRATA_CFG_SYNC_TIMEOUT, "STRATA_STREAM_SYNC_TIMEOUT_MS", 2000, 0, 3600000, 0, stream_sync_timeout_ms),
-    F32(STRATA_CFG_RING_WAIT_TIMEOUT, "STRATA_RING_WAIT_TIMEOUT_MS", 5000, 1, 3600000, 0, ring_wait_timeout_ms),
-    F32(STRATA_CFG_TENSOR_WAIT_TIMEOUT, "STRATA_TENSOR_WAIT_TIMEOUT_MS", 10000, 1, 3600000, 0, tensor_wait_timeout_ms),
-    F32(STRATA_CFG_STALL_REPORT, "STRATA_STALL_REPORT_MS", 1000, 0, 3600000, 0, stall_report_ms),
-    F32(STRATA_CFG_LEGACY, "STRATA_LEGACY_SCHED_TIMEOUT", 0, 0, 1, 0, legacy_sched_timeout),
-    F32(STRATA_CFG_LEGACY_IDLE_CAP, "STRATA_LEGACY_IDLE_CAP", 1000, 1, 1u << 30, 0, legacy_idle_cap),
-    F32(STRATA_CFG_SCOPE_TASKS, "STRATA_SCOPE_TASKS_CAP", 65536, 1, 1u << 26, 0, scope_tasks_cap),
-    F32(STRATA_CFG_INIT_DELAY, "STRATA_FAULT_CHIP_INIT_DELAY_MS", 0, 0, 3600000, 0, init_delay_ms),
-    F32(STRATA_CFG_JOIN_GRACE, "STRATA_JOIN_GRACE_MS", 2000, 1, 3600000, 0, join_grace_ms),
+static const strata__cfg_field cfg_fields[] = {
+    F(STRATA_CFG_SCHED_THREADS, "sched_threads", "STRATA_SCHED_THREADS", NULL, 3, 1, 64, NULL, 0, sched_threads),
+    F(STRATA_CFG_CLUSTERS, "clusters", "STRATA_CLUSTERS", NULL, 3, 1, 64, NULL, 0, clusters),
+    F(STRATA_CFG_TASK_WINDOW, "task_window", "PTO2_RING_TASK_WINDOW", NULL, 16384, 4, 1u << 24, NULL, 1, task_window),
+    F(STRATA_CFG_HEAP_BYTES, "heap_bytes", "PTO2_RING_HEAP", NULL, 256ull << 20, 4096, 1ull << 40, NULL, 0, heap_bytes),
+    F(STRATA_CFG_DEP_POOL, "dep_pool", "PTO2_RING_DEP_POOL", NULL, 16384, 1, 1u << 26, NULL, 0, dep_pool),
+    F(STRATA_CFG_SCHED_TIMEOUT, "scheduler_timeout_ms", "STRATA_SCHEDULER_TIMEOUT_MS",
+      "SIMPLER_SCHEDULER_TIMEOUT_MS", STRATA_DEFAULT_SCHED_TIMEOUT_MS, 1, MS_MAX, NULL, 0, scheduler_timeout_ms),
+    F(STRATA_CFG_SYNC_TIMEOUT, "stream_sync_timeout_ms", "STRATA_STREAM_SYNC_TIMEOUT_MS",
+      "SIMPLER_STREAM_SYNC_TIMEOUT_MS", STRATA_DEFAULT_SYNC_TIMEOUT_MS, 0, MS_MAX, "no deadline", 0,
+      stream_sync_timeout_ms),
+    F(STRATA_CFG_RING_WAIT_TIMEOUT, "ring_wait_timeout_ms", "STRATA_RING_WAIT_TIMEOUT_MS", NULL, 5000, 1, MS_MAX, NULL, 0, ring_wait_timeout_ms),
+    F(STRATA_CFG_TENSOR_WAIT_TIMEOUT, "tensor_wait_timeout_ms", "STRATA_TENSOR_WAIT_TIMEOUT_MS", NULL, 10000, 1, MS_MAX, NULL, 0, tensor_wait_timeout_ms),
+    F(STRATA_CFG_STALL_REPORT, "stall_report_ms", "STRATA_STALL_REPORT_MS", NULL, 1000, 0, MS_MAX, "never", 0, stall_report_ms),
+    F(STRATA_CFG_LEGACY, "legacy_sched_timeout", "STRATA_LEGACY_SCHED_TIMEOUT", NULL, 0, 0, 1, "the default detector", 0, legacy_sched_timeout),
+    F(STRATA_CFG_LEGACY_IDLE_CAP, "legacy_idle_cap", "STRATA_LEGACY_IDLE_CAP", NULL, 1000, 1, 1u << 30, NULL, 0, legacy_idle_cap),
+    F(STRATA_CFG_SCOPE_TASKS, "scope_tasks_cap", "STRATA_SCOPE_TASKS_CAP", NULL, 65536, 1, 1u << 26, NULL, 0, scope_tasks_cap),
+    F(STRATA_CFG_INIT_DELAY, "init_delay_ms", "STRATA_FAULT_CHIP_INIT_DELAY_MS", NULL, 0, 0, MS_MAX, "no delay", 0, init_delay_ms),
+    F(STRATA_CFG_JOIN_GRACE, "join_grace_ms", "STRATA_JOIN_GRACE_MS", NULL, 2000, 1, MS_MAX, NULL, 0, join_grace_ms),
+    F(STRATA_CFG_UNORDERED_TIMEOUTS, "unordered_timeouts", NULL, NULL, 0, 0, 1, "ordering enforced", 0, unordered_timeouts),
+    F(STRATA_CFG_TENSORMAP_CAP, "tensormap_cap", "STRATA_TENSORMAP_CAP", NULL, 1u << 22, 1024, 1u << 30, NULL, 0, tensormap_cap),
+    F(STRATA_CFG_FAULT_NO_DISPATCH, "fault_no_dispatch", "STRATA_FAULT_NO_DISPATCH", NULL, 0, 0, 1, "dispatch normally", 0, fault_no_dispatch),
 };
 
-static uint64_t field_get(const strata_chip_config *c, const cfg_field *f) {
-  const char *p = (const char *)c + f->offset;
-  if (f->wide) return *(const uint64_t *)(const void *)p;
-  return *(const uint32_t *)(const void *)p;
+#define NFIELDS STRATA_ARRAY_SIZE(cfg_fields)
+#define SYNC_MARGIN_MS 1500 /* stream sync must exceed the scheduler budget by this */
+
+static int timeouts_ordered(const strata_chip_config *c) {
+  return c->unordered_timeouts || c->stream_sync_timeout_ms == 0 ||
+         (uint64_t)c->stream_sync_timeout_ms > (uint64_t)c->scheduler_timeout_ms + SYNC_MARGIN_MS;
 }
 
-static void field_set(strata_chip_config *c, const cfg_field *f, uint64_t v) {
-  char *p = (char *)c + f->offset;
-  if (f->wide)
-    *(uint64_t *)(void *)p = v;
-  else
-    *(uint32_t *)(void *)p = (uint32_t)v;
-}
-
-static int field_valid(const cfg_field *f, uint64_t v) {
-  return v >= f->min && v <= f->max && (!f->pow2 || (v & (v - 1)) == 0);
+/* SPEC §2: stream sync > scheduler budget + 1.5 s, else a slow run ends as a
+ * stream-sync timeout before the hang detector can name the stuck task. An
+ * explicit violation is an error; one from the environment warns once and
+ * falls back to both defaults (as the seed system does). */
+static int order_timeouts(uint64_t explicit_mask, strata_chip_config *c) {
+  if (timeouts_ordered(c)) return 0;
+  uint32_t sched = c->scheduler_timeout_ms, sync = c->stream_sync_timeout_ms;
+  if (explicit_mask & (STRATA_CFG_SCHED_TIMEOUT | STRATA_CFG_SYNC_TIMEOUT))
+    return strata__fail(STRATA_EINVAL, "stream_sync_timeout_ms (%u) must exceed "
+                        "scheduler_timeout_ms (%u) + %u ms, or a slow run ends as a stream-sync "
+                        "timeout before the hang detector can name the stuck task; raise "
+                        "stream_sync_timeout_ms above %llu, lower scheduler_timeout_ms, or set "
+                        "STRATA_CFG_UNORDERED_TIMEOUTS to reproduce an unordered setup", sync,
+                        sched, SYNC_MARGIN_MS, (unsigned long long)sched + SYNC_MARGIN_MS);
+  char key[96];
+  snprintf(key, sizeof(key), "timeout-order:%u:%u", sched, sync);
+  strata__warn_once(key, "STRATA_STREAM_SYNC_TIMEOUT_MS=%u is not above "
+                    "STRATA_SCHEDULER_TIMEOUT_MS=%u + %u ms (or their SIMPLER_ aliases); "
+                    "using the defaults %u / %u ms instead. Fix: set the stream sync above "
+                    "%llu ms or lower the scheduler budget", sync, sched, SYNC_MARGIN_MS,
+                    STRATA_DEFAULT_SCHED_TIMEOUT_MS, STRATA_DEFAULT_SYNC_TIMEOUT_MS,
+                    (unsigned long long)sched + SYNC_MARGIN_MS);
+  c->scheduler_timeout_ms = STRATA_DEFAULT_SCHED_TIMEOUT_MS;
+  c->stream_sync_timeout_ms = STRATA_DEFAULT_SYNC_TIMEOUT_MS;
+  return 0;
 }
 
 /* Resolve every field: explicit (masked) value, else environment, else
- * default. An invalid explicit value is an error naming the field. */
+ * default; then check the timeout ordering. */
 static int config_resolve(const strata_chip_config *in, strata_chip_config *out) {
+  uint64_t mask = in ? in->field_mask : 0;
   memset(out, 0, sizeof(*out));
-  for (size_t i = 0; i < STRATA_ARRAY_SIZE(cfg_fields); i++) {
-    const cfg_field *f = &cfg_fields[i];
-    uint64_t v;
-    if (in && (in->field_mask & f->bit)) {
-      v = field_get(in, f);
-      if (!field_valid(f, v))
-        return strata__fail(STRATA_EINVAL, "chip config field for %s is %llu: must be "
-                            "%s%llu..%llu", f->env, (unsigned long long)v,
-                            f->pow2 ? "a power of two in " : "",
-                            (unsigned long long)f->min, (unsigned long long)f->max);
-    } else {
-      v = strata__env_u64(f->env, f->def, f->min, f->max, f->pow2);
-    }
-    field_set(out, f, v);
-  }
-  out->field_mask = in ? in->field_mask : 0;
+  int rc = strata__cfg_resolve(cfg_fields, NFIELDS, in, mask, out);
+  if (rc == 0) rc = order_timeouts(mask, out);
+  out->field_mask = mask;
+  return rc;
+}
+
+int strata_chip_config_resolve(const strata_chip_config *in, strata_chip_config *out) {
+  if (!out) return strata__fail(STRATA_EINVAL, "chip_config_resolve: out is NULL");
+  strata_chip_config tmp;
+  int rc = config_resolve(in, &tmp);
+  if (rc == 0) *out = tmp;
+  return rc;
+}
+
+int strata_chip_config_range(uint64_t bit, uint64_t *min, uint64_t *max) {
+  const strata__cfg_field *f = strata__cfg_find(cfg_fields, NFIELDS, bit);
+  if (!f || !min || !max)
+    return strata__fail(STRATA_EINVAL, "chip_config_range: bit 0x%llx is not one "
+                        "STRATA_CFG_* bit, or min/max is NULL", (unsigned long long)bit);
+  *min = f->min;
+  *max = f->max;
   return 0;
 }
 
 void strata_chip_config_init(strata_chip_config *cfg) {
-  config_resolve(NULL, cfg);
+  if (!cfg) return;
+  config_resolve(NULL, cfg); /* the environment alone cannot fail */
   cfg->field_mask = 0;
 }
 
 const strata_chip_config *strata_chip_get_config(const strata_chip *chip) {
-  return &chip->cfg;
+  static const strata_chip_config none; /* NULL chip: all zero, never NULL */
+  return chip ? &chip->cfg : &none;
 }
 
 static int cores_create(strata_chip *chip) {
@@ -124,7 +146,7 @@ static int chip_alloc_parts(strata_chip *chip) {
   if (rc == 0 && (strata__readyq_init(&chip->readyq[0], qcap) != 0 ||
                   strata__readyq_init(&chip->readyq[1], qcap) != 0))
     rc = STRATA_ENOMEM;
-  if (rc == 0 && strata__tmap_init(&chip->tmap, 4096) != 0) rc = STRATA_ENOMEM;
+  if (rc == 0 && strata__tmap_init(&chip->tmap, 4096, chip->cfg.tensormap_cap) != 0) rc = STRATA_ENOMEM;
   chip->scope_tasks = strata__calloc(chip->cfg.scope_tasks_cap, sizeof(strata__task *));
   if (rc == 0 && !chip->scope_tasks) rc = STRATA_ENOMEM;
   return rc;

@@ -123,6 +123,7 @@ typedef struct strata__tensormap {
   size_t nfree;                    /* entries on free_list */
   void **chunks;                   /* allocated entry blocks */
   size_t nchunks, chunk_cap;
+  size_t cap;                      /* most entries (tensormap_cap) */
 } strata__tensormap;
 
 /* ---- cores and schedulers ------------------------------------------------ */
@@ -167,8 +168,16 @@ typedef struct strata__run_hdr {
   _Atomic uint32_t cancel;           /* abort: kernels return, waits fail */
   _Atomic uint32_t stop;             /* threads exit */
   _Atomic uint32_t orch_done;        /* orchestration returned, scopes closed */
+  /* written by the sched_error_code CAS winner only; read after join */
+  int hang_class;                    /* strata_hang_class */
+  uint64_t stuck_task, stuck_ms;
+  int32_t stuck_core;
+  uint32_t stuck_kernel;
   char orch_msg[512], sched_msg[512], task_msg[512];
 } strata__run_hdr;
+
+/* Where the orchestrator blocks inside the runtime (chip->orch_blocked). */
+enum { STRATA_ORCH_RUNNING = 0, STRATA_ORCH_BLOCKED_RING, STRATA_ORCH_BLOCKED_TENSOR };
 
 typedef struct strata__kernel {
   strata_kernel_fn fn;
@@ -215,6 +224,8 @@ struct strata_chip {
   _Atomic uint64_t consumed;       /* tasks that reached CONSUMED this run */
   _Atomic uint64_t orch_wake_at;   /* wake the orch once consumed reaches this */
   _Atomic uint32_t orch_tensor_wait; /* orch waits for a tensor: signal finishes */
+  _Atomic uint32_t orch_blocked;     /* STRATA_ORCH_*: orch writes (release) before
+                                        it blocks; the hang fallback reads (acquire) */
   strata__event host_ev;           /* host waits: run end */
   _Atomic uint64_t submitted, completed, failed, poisoned;
   _Atomic uint32_t running_total;  /* RUNNING tasks on all cores */
@@ -245,7 +256,7 @@ STRATA_HIDDEN int strata__readyq_push(strata__readyq *q, strata__task *t);
 STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
 
 /* ---- tensormap.c ---- */
-STRATA_HIDDEN int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets);
+STRATA_HIDDEN int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets, size_t cap);
 STRATA_HIDDEN void strata__tmap_destroy(strata__tensormap *m);
 STRATA_HIDDEN void strata__tmap_reset(strata__tensormap *m);
 /* Append to prod[] (deduplicated) the live tasks whose recorded accesses
@@ -254,7 +265,8 @@ STRATA_HIDDEN void strata__tmap_reset(strata__tensormap *m);
 STRATA_HIDDEN int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t,
                                       int write, strata__task **prod, int n, int cap);
 /* Make sure n entries can be recorded without allocating (call before a
- * task is published, so recording its accesses cannot fail half way). */
+ * task is published, so recording its accesses cannot fail half way).
+ * TENSORMAP_OVERFLOW when more than `cap` entries would be live. */
 STRATA_HIDDEN int strata__tmap_reserve(strata__tensormap *m, size_t n);
 /* Record that task (id) accesses t; never fails after a reserve. */
 STRATA_HIDDEN int strata__tmap_record(strata__tensormap *m, const strata_tensor *t,
@@ -275,11 +287,19 @@ STRATA_HIDDEN void strata__note_progress(strata_chip *chip);
 STRATA_HIDDEN int strata__run_cancelled(strata_chip *chip);
 STRATA_HIDDEN void strata__wake_all(strata_chip *chip);
 STRATA_HIDDEN const char *strata__state_name(uint32_t state);
+/* Name of kernel k ("?" if out of range), for messages. */
+STRATA_HIDDEN const char *strata__kernel_name(const strata_chip *chip, uint32_t k);
+/* Latch a scheduler-side code (100, 104) that is not a hang (first wins). */
+STRATA_HIDDEN void strata__sched_fatal(strata_chip *chip, int code, const char *fmt, ...)
+    STRATA_PRINTF(3, 4);
 
 /* ---- orch.c ---- */
 STRATA_HIDDEN void *strata__orch_main(void *arg);
 STRATA_HIDDEN int strata__orch_latch(strata_chip *chip, int status,
                                      const char *fmt, ...) STRATA_PRINTF(3, 4);
+/* Mark the orchestrator as blocked inside the runtime (STRATA_ORCH_BLOCKED_*)
+ * or running user code again (STRATA_ORCH_RUNNING). */
+STRATA_HIDDEN void strata__orch_block(strata_chip *chip, uint32_t where);
 
 /* ---- sched.c / hang.c ---- */
 STRATA_HIDDEN void *strata__sched_main(void *arg);

@@ -62,7 +62,14 @@ void strata__set_ready_credit(uint32_t aic, uint32_t aiv) {
 
 void strata__task_ready(strata_chip *chip, strata__task *t) {
   WRITE_ONCE(t->state, STRATA_TS_READY);
-  strata__readyq_push(&chip->readyq[t->kind], t);
+  if (strata__readyq_push(&chip->readyq[t->kind], t) != 0) { /* sized for every slot */
+    strata__sched_fatal(chip, 104, "ready queue of %s tasks is full (capacity "
+                               "%llu, 4 x PTO2_RING_TASK_WINDOW): cannot happen unless the "
+                               "queue sizing is broken; report it with the task window used",
+                               t->kind == STRATA_CORE_AIC ? "AIC" : "AIV",
+                               (unsigned long long)chip->readyq[t->kind].mask + 1);
+    return;
+  }
   if (ready_credit[t->kind] > 0) { /* this scheduler dispatches it next: no wake-ups */
     ready_credit[t->kind]--;
     return;

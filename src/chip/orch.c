@@ -200,9 +200,16 @@ static int precheck(strata_chip *chip, const strata_args *a, uint64_t heap) {
     return strata__orch_latch(chip, STRATA_SCOPE_TASKS_OVERFLOW, "more than %u tasks "
                               "with outputs are held by open scopes; end scopes sooner "
                               "or raise STRATA_SCOPE_TASKS_CAP", chip->cfg.scope_tasks_cap);
-  if (strata__tmap_reserve(&chip->tmap, a->ntensors))
-    return strata__fail(STRATA_ENOMEM, "out of memory for the dependency map; the task "
-                        "was not submitted");
+  rc = strata__tmap_reserve(&chip->tmap, a->ntensors);
+  if (rc == STRATA_TENSORMAP_OVERFLOW)
+    return strata__orch_latch(chip, rc, "the dependency map holds %u live accesses "
+                              "(tensormap_cap) and this task adds %u; raise "
+                              "STRATA_TENSORMAP_CAP, or let earlier tasks finish (fewer "
+                              "held or waiting tasks)", chip->cfg.tensormap_cap, a->ntensors);
+  if (rc)
+    return strata__orch_latch(chip, rc, "out of memory for the dependency map (%u live "
+                              "accesses); free host memory or lower STRATA_TENSORMAP_CAP",
+                              chip->cfg.tensormap_cap);
   return 0;
 }
 
@@ -314,13 +321,19 @@ int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
   strata_chip *chip = o->chip;
   if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
   WRITE_ONCE(chip->orch_tensor_wait, 1);
+  strata__orch_block(chip, STRATA_ORCH_BLOCKED_TENSOR);
   smp_mb(); /* pairs with smp_mb in task_finish: flag vs task state */
   int rc = tensor_wait_loop(o, t);
+  strata__orch_block(chip, STRATA_ORCH_RUNNING);
   WRITE_ONCE(chip->orch_tensor_wait, 0);
   return rc;
 }
 
 /* ---- the thread ------------------------------------------------------------ */
+void strata__orch_block(strata_chip *chip, uint32_t where) {
+  store_release(&chip->orch_blocked, where); /* pairs with fallback_check's acquire */
+}
+
 void *strata__orch_main(void *arg) {
   strata_chip *chip = arg;
   chip->orch_fn(&chip->orch, chip->orch_args);
@@ -328,7 +341,7 @@ void *strata__orch_main(void *arg) {
     strata__warn("orchestration returned with %u open scope(s); closing them", chip->depth);
   for (; chip->depth > 0; chip->depth--) scope_close(chip);
   scope_close(chip); /* the run's outer scope */
-  WRITE_ONCE(chip->hdr.orch_done, 1);
+  store_release(&chip->hdr.orch_done, 1); /* pairs with fallback_check's acquire */
   smp_mb(); /* pairs with smp_mb in check_run_end */
   if (READ_ONCE(chip->completed) == READ_ONCE(chip->submitted))
     strata__event_signal(&chip->host_ev);

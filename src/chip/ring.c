@@ -168,7 +168,10 @@ static int ring_wait_loop(strata_chip *chip, uint32_t r, fits_fn fits, const all
 
 static int ring_wait(strata_chip *chip, uint32_t r, fits_fn fits, const alloc_req *q,
                      int code, const char *what) {
+  if (fits(&chip->rings[r], q)) return 0;
+  strata__orch_block(chip, STRATA_ORCH_BLOCKED_RING);
   int rc = ring_wait_loop(chip, r, fits, q, code, what);
+  strata__orch_block(chip, STRATA_ORCH_RUNNING);
   WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
   return rc;
 }

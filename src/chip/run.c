@@ -18,6 +18,7 @@ static void reset_run(strata_chip *chip) {
   strata__tmap_reset(&chip->tmap);
   memset(&chip->hdr, 0, sizeof(chip->hdr));
   WRITE_ONCE(chip->hdr.sched_error_thread, -1);
+  chip->hdr.stuck_core = -1;
   strata__event_init(&chip->orch_ev, 0);
   strata__event_init(&chip->host_ev, 0);
   WRITE_ONCE(chip->submitted, 0);
@@ -28,6 +29,7 @@ static void reset_run(strata_chip *chip) {
   WRITE_ONCE(chip->consumed, 0);
   WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
   WRITE_ONCE(chip->orch_tensor_wait, 0);
+  WRITE_ONCE(chip->orch_blocked, STRATA_ORCH_RUNNING);
   WRITE_ONCE(chip->stall_reports, 0);
   WRITE_ONCE(chip->last_stall_ns, 0);
   strata__note_progress(chip);
@@ -158,10 +160,19 @@ static void fill_info(strata_chip *chip, strata_run_info *info, int rc, uint64_t
   info->tasks_poisoned = READ_ONCE(chip->poisoned);
   info->stall_reports = READ_ONCE(chip->stall_reports);
   info->elapsed_ns = strata__now_ns() - t0;
+  info->hang_class = h->hang_class;
+  info->stuck_task = h->stuck_task;
+  info->stuck_core = h->stuck_core;
+  info->stuck_ms = h->stuck_ms;
+  if (h->stuck_task)
+    snprintf(info->stuck_kernel, sizeof(info->stuck_kernel), "%s",
+             strata__kernel_name(chip, h->stuck_kernel));
 }
 
 static int run_checks(strata_chip *chip, strata_orch_fn orch) {
-  if (!chip || !orch) return strata__fail(STRATA_EINVAL, "chip_run: chip and orch must be non-NULL");
+  if (!chip || !orch)
+    return strata__fail(STRATA_EINVAL, "chip_run: chip and orch must be non-NULL (create "
+                        "the chip with strata_chip_create, pass an orchestration function)");
   if (chip->in_run) return strata__fail(STRATA_EBUSY, "chip_run: a run is already in progress");
   if (chip->wedged)
     return strata__fail(STRATA_CHIP_WEDGED, "chip_run: a kernel of an earlier run never "

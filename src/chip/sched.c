@@ -56,6 +56,7 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
 static int dispatch(strata__sched *s) {
   strata_chip *chip = s->chip;
   int n = 0;
+  if (chip->cfg.fault_no_dispatch) return 0; /* fault injection: a dead dispatcher */
   for (uint32_t i = 0; i < s->ncores; i++) {
     strata__core *c = s->cores[i];
     if (READ_ONCE(c->reg_state) != STRATA_REG_IDLE) continue;

@@ -15,11 +15,12 @@
 
 #define TM_CHUNK 1024 /* entries per allocated block */
 
-int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets) {
+int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets, size_t cap) {
   memset(m, 0, sizeof(*m));
   m->buckets = strata__calloc(nbuckets, sizeof(*m->buckets));
   if (!m->buckets) return STRATA_ENOMEM;
   m->nbuckets = nbuckets;
+  m->cap = cap;
   return 0;
 }
 
@@ -97,9 +98,26 @@ int strata__tmap_lookup(strata__tensormap *m, const strata_tensor *t, int write,
   return n;
 }
 
+/* Return every stale entry of every bucket to the free list. */
+static void sweep(strata__tensormap *m) {
+  for (uint32_t b = 0; b < m->nbuckets; b++)
+    for (strata__tm_entry **pp = &m->buckets[b]; *pp;) {
+      strata__tm_entry *e = *pp;
+      if (entry_live(e)) {
+        pp = &e->next;
+        continue;
+      }
+      *pp = e->next;
+      entry_put(m, e);
+    }
+}
+
 int strata__tmap_reserve(strata__tensormap *m, size_t n) {
-  while (m->nfree < n)
+  if (m->nfree < n && (m->nchunks + 1) * TM_CHUNK > m->cap) sweep(m);
+  while (m->nfree < n) {
+    if ((m->nchunks + 1) * TM_CHUNK > m->cap) return STRATA_TENSORMAP_OVERFLOW;
     if (grow(m) != 0) return STRATA_ENOMEM;
+  }
   return 0;
 }
 

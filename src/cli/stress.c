@@ -20,6 +20,8 @@
 #include "strata.h"
 
 #define STRESS_COUNT 1024 /* f32 elements per rank */
+#define FIELD_SCHED_TIMEOUT_MS 5000
+#define FIELD_SYNC_TIMEOUT_MS 2000
 
 typedef struct stress_opts {
   uint32_t chips, rounds, legacy, no_barrier, json, idle_cap;
@@ -106,9 +108,15 @@ static int make_node(const stress_opts *so, strata_node **out) {
   c.chips = so->chips;
   c.init_barrier = !so->no_barrier;
   c.devmem_bytes = 1 << 20;
-  c.chip.field_mask = STRATA_CFG_LEGACY | STRATA_CFG_LEGACY_IDLE_CAP;
+  c.chip.field_mask = STRATA_CFG_LEGACY | STRATA_CFG_LEGACY_IDLE_CAP | STRATA_CFG_SCHED_TIMEOUT |
+                      STRATA_CFG_SYNC_TIMEOUT | STRATA_CFG_UNORDERED_TIMEOUTS;
   c.chip.legacy_sched_timeout = so->legacy;
   c.chip.legacy_idle_cap = so->idle_cap;
+  /* The field's scale, unordered on purpose (SPEC §5): a 5 s scheduler budget
+   * and a 2 s stream sync; ordinary runs are refused such a pair. */
+  c.chip.scheduler_timeout_ms = FIELD_SCHED_TIMEOUT_MS;
+  c.chip.stream_sync_timeout_ms = FIELD_SYNC_TIMEOUT_MS;
+  c.chip.unordered_timeouts = 1;
   strata_node *n = NULL;
   int rc = strata_node_create(&c, &n);
   if (rc == 0) rc = strata_node_register_kernel(n, "fill", k_fill, STRATA_CORE_AIV, &K_FILL);

@@ -7,35 +7,78 @@
 
 #include "node/node_int.h"
 
-void strata_node_config_init(strata_node_config *c) {
-  memset(c, 0, sizeof(*c));
-  c->chips = (uint32_t)strata__env_u64("STRATA_NODE_CHIPS", 1, 1, STRATA_NODE_MAX_CHILDREN, 0);
-  c->subs = (uint32_t)strata__env_u64("STRATA_NODE_SUBS", 0, 0, STRATA_NODE_MAX_CHILDREN - 1, 0);
-  c->startup_timeout_ms =
-      (uint32_t)strata__env_u64("STRATA_NODE_STARTUP_TIMEOUT_MS", 30000, 1, 3600000, 0);
-  c->task_timeout_ms = (uint32_t)strata__env_u64("STRATA_NODE_TASK_TIMEOUT_MS", 60000, 1, 3600000, 0);
-  c->devmem_bytes = strata__env_u64("STRATA_NODE_DEVMEM", 64ull << 20, 4096, 1ull << 40, 0);
-  c->init_barrier = (uint32_t)strata__env_u64("STRATA_NODE_INIT_BARRIER", 1, 0, 1, 0);
-  strata_chip_config_init(&c->chip);
+/* ---- configuration: one table, the platform's resolver ------------------------ */
+#define F(bit, name, env, def, min, max, member)                                          \
+  {bit, name, env, NULL, def, min, max, NULL, offsetof(strata_node_config, member),       \
+   sizeof(((strata_node_config *)0)->member) == 8, 0}
+
+static const strata__cfg_field node_fields[] = {
+    F(STRATA_NCFG_CHIPS, "chips", "STRATA_NODE_CHIPS", 1, 1, STRATA_NODE_MAX_CHILDREN, chips),
+    F(STRATA_NCFG_SUBS, "subs", "STRATA_NODE_SUBS", 0, 0, STRATA_NODE_MAX_CHILDREN - 1, subs),
+    F(STRATA_NCFG_STARTUP_TIMEOUT, "startup_timeout_ms", "STRATA_NODE_STARTUP_TIMEOUT_MS", 30000, 1,
+      3600000, startup_timeout_ms),
+    F(STRATA_NCFG_TASK_TIMEOUT, "task_timeout_ms", "STRATA_NODE_TASK_TIMEOUT_MS",
+      STRATA_DEFAULT_NODE_TASK_TIMEOUT_MS, 1, 3600000, task_timeout_ms),
+    F(STRATA_NCFG_DEVMEM, "devmem_bytes", "STRATA_NODE_DEVMEM", 64ull << 20, 4096, 1ull << 40,
+      devmem_bytes),
+    F(STRATA_NCFG_INIT_BARRIER, "init_barrier", "STRATA_NODE_INIT_BARRIER", 1, 0, 1, init_barrier),
+};
+
+static int task_timeout_ordered(const strata_node_config *c) {
+  uint32_t sync = c->chip.stream_sync_timeout_ms;
+  return sync == 0 || c->chip.unordered_timeouts || c->task_timeout_ms > sync;
 }
 
-static void resolve(const strata_node_config *in, strata_node_config *out) {
-  strata_node_config_init(out);
-  if (!in) return;
-  if (in->field_mask & STRATA_NCFG_CHIPS) out->chips = in->chips;
-  if (in->field_mask & STRATA_NCFG_SUBS) out->subs = in->subs;
-  if (in->field_mask & STRATA_NCFG_STARTUP_TIMEOUT) out->startup_timeout_ms = in->startup_timeout_ms;
-  if (in->field_mask & STRATA_NCFG_TASK_TIMEOUT) out->task_timeout_ms = in->task_timeout_ms;
-  if (in->field_mask & STRATA_NCFG_DEVMEM) out->devmem_bytes = in->devmem_bytes;
-  if (in->field_mask & STRATA_NCFG_INIT_BARRIER) out->init_barrier = in->init_barrier;
-  out->chip = in->chip;
-  out->field_mask = in->field_mask;
+/* The node's task deadline must be above the chips' stream sync, or a slow
+ * chip run is killed by the node before the chip can report what hangs. */
+static int order_task_timeout(const strata_node_config *in, strata_node_config *c) {
+  if (task_timeout_ordered(c)) return 0;
+  uint32_t task = c->task_timeout_ms, sync = c->chip.stream_sync_timeout_ms;
+  if ((in && (in->field_mask & STRATA_NCFG_TASK_TIMEOUT)) ||
+      (in && (in->chip.field_mask & STRATA_CFG_SYNC_TIMEOUT)))
+    return strata__fail(STRATA_EINVAL, "node task_timeout_ms (%u) must exceed the chips' "
+                        "stream_sync_timeout_ms (%u), or the node kills a slow chip run "
+                        "before the chip can report it; raise task_timeout_ms above %u or "
+                        "lower the stream sync", task, sync, sync);
+  char key[96];
+  snprintf(key, sizeof(key), "node-timeout-order:%u:%u", task, sync);
+  strata__warn_once(key, "STRATA_NODE_TASK_TIMEOUT_MS=%u is not above "
+                    "STRATA_STREAM_SYNC_TIMEOUT_MS=%u; using the defaults %u / %u ms instead. "
+                    "Fix: set the node task timeout above the stream sync", task, sync,
+                    STRATA_DEFAULT_NODE_TASK_TIMEOUT_MS, STRATA_DEFAULT_SYNC_TIMEOUT_MS);
+  c->task_timeout_ms = STRATA_DEFAULT_NODE_TASK_TIMEOUT_MS;
+  c->chip.stream_sync_timeout_ms = STRATA_DEFAULT_SYNC_TIMEOUT_MS;
+  if (c->chip.scheduler_timeout_ms + 1500 >= STRATA_DEFAULT_SYNC_TIMEOUT_MS)
+    c->chip.scheduler_timeout_ms = STRATA_DEFAULT_SCHED_TIMEOUT_MS;
+  return 0;
+}
+
+/* Explicit fields, else environment, else defaults; the chip configuration
+ * is resolved here once, so every chip child gets the same values (and the
+ * environment warns once, in the parent). */
+static int resolve(const strata_node_config *in, strata_node_config *out) {
+  memset(out, 0, sizeof(*out));
+  uint64_t mask = in ? in->field_mask : 0;
+  int rc = strata__cfg_resolve(node_fields, STRATA_ARRAY_SIZE(node_fields), in, mask, out);
+  if (rc == 0) rc = strata_chip_config_resolve(in ? &in->chip : NULL, &out->chip);
+  if (rc == 0) rc = order_task_timeout(in, out);
+  out->field_mask = mask;
+  out->chip.field_mask = ~0ull; /* resolved: children take every field as is */
+  return rc;
+}
+
+void strata_node_config_init(strata_node_config *c) {
+  if (!c) return;
+  resolve(NULL, c); /* the environment alone cannot fail */
+  c->field_mask = 0;
+  c->chip.field_mask = 0;
 }
 
 int strata_node_create(const strata_node_config *cfg, strata_node **out) {
   if (!out) return strata__fail(STRATA_EINVAL, "node_create: out is NULL");
   strata_node_config c;
-  resolve(cfg, &c);
+  int rc = resolve(cfg, &c);
+  if (rc) return rc;
   if (c.chips < 1 || c.chips + c.subs > STRATA_NODE_MAX_CHILDREN || c.devmem_bytes < 4096)
     return strata__fail(STRATA_EINVAL, "node_create: %u chips + %u subs: need 1..%d children "
                         "with at least one chip, devmem >= 4096 B", c.chips, c.subs,

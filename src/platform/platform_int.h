@@ -40,6 +40,43 @@ STRATA_HIDDEN int strata__fail(int code, const char *fmt, ...) STRATA_PRINTF(2, 
 STRATA_HIDDEN uint64_t strata__env_u64(const char *name, uint64_t def,
                                        uint64_t min, uint64_t max, int pow2);
 STRATA_HIDDEN int strata__parse_u64(const char *s, uint64_t *out);
+/* As strata__env_u64, reading `alias` when `name` is unset (name wins). */
+STRATA_HIDDEN uint64_t strata__env_u64_alias(const char *name, const char *alias,
+                                             uint64_t def, uint64_t min, uint64_t max,
+                                             int pow2);
+/* Value of `name`, else of `alias` (may be NULL); *used names the one read.
+ * NULL when neither is set or both are empty. */
+STRATA_HIDDEN const char *strata__env_pick(const char *name, const char *alias,
+                                           const char **used);
+/* Log a warning the first time `key` is seen in this process. */
+STRATA_HIDDEN void strata__warn_once(const char *key, const char *fmt, ...) STRATA_PRINTF(2, 3);
+
+/* ---- configuration tables (one resolver for every level) ---- */
+/* One row per field of a config struct: its field_mask bit, its name in
+ * messages, environment variable (+ alias; NULL = explicit only), default,
+ * range (and power of two), what 0 means (NULL = 0 has no special meaning),
+ * and where it lives in the struct. */
+typedef struct strata__cfg_field {
+  uint64_t bit;
+  const char *name, *env, *alias;
+  uint64_t def, min, max;
+  const char *zero;
+  size_t offset;
+  uint8_t wide, pow2;
+} strata__cfg_field;
+
+/* Fill every field of *out: the explicit value (in's field with its bit set
+ * in in_mask; out of range -> EINVAL naming the field and its range), else
+ * the environment (invalid -> one warning per process, default kept), else
+ * the default. in may be NULL. Fields outside the table are not touched. */
+STRATA_HIDDEN int strata__cfg_resolve(const strata__cfg_field *t, size_t n, const void *in,
+                                      uint64_t in_mask, void *out);
+STRATA_HIDDEN int strata__cfg_valid(const strata__cfg_field *f, uint64_t v);
+/* The row of field_mask bit `bit`, or NULL. */
+STRATA_HIDDEN const strata__cfg_field *strata__cfg_find(const strata__cfg_field *t, size_t n,
+                                                        uint64_t bit);
+STRATA_HIDDEN void strata__cfg_set_default(const strata__cfg_field *f, void *out);
+STRATA_HIDDEN uint64_t strata__cfg_value(const strata__cfg_field *f, const void *cfg);
 
 /* ---- memory ---- */
 /* Allocation wrappers; the test build can make the Nth next call fail. */
