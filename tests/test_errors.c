@@ -205,6 +205,39 @@ STRATA_TEST(scope_tasks_overflow_code_10) {
   expect_code(&c, scope_tasks_orch, STRATA_SCOPE_TASKS_OVERFLOW, "STRATA_SCOPE_TASKS_CAP");
 }
 
+/* ---- 11 TENSORMAP_OVERFLOW: more live accesses than tensormap_cap ---- */
+static int64_t wide[1200];
+
+static void tensormap_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor all = strata_tensor_external(wide, sizeof(wide), STRATA_DT_I64);
+  orch_rc = submit1(o, K_NOP, STRATA_OUTPUT_EXISTING, &all, 0, 1); /* held writer */
+  for (int i = 0; i < 1200 && orch_rc == 0; i++) { /* readers stay WAITING: all live */
+    strata_tensor v = strata_tensor_view(&all, (size_t)i * 8, 8);
+    orch_rc = submit1(o, K_NOP, STRATA_INPUT, &v, 0, 0);
+  }
+}
+
+STRATA_TEST(tensormap_overflow_code_11) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  cfg_set(&c, STRATA_CFG_TENSORMAP_CAP, &c.tensormap_cap, 1024);
+  expect_code(&c, tensormap_orch, STRATA_TENSORMAP_OVERFLOW, "STRATA_TENSORMAP_CAP");
+}
+
+/* Codes 7 and 104 exist with the seed system's numbers (7 needs SPMD tasks;
+ * 104 cannot be reached: the ready queues hold every task slot). */
+STRATA_TEST(seed_code_parity) {
+  (void)state;
+  assert_int_equal(strata_chip_code(STRATA_REQUIRE_SYNC_START_INVALID), 7);
+  assert_int_equal(strata_chip_code(STRATA_TENSORMAP_OVERFLOW), 11);
+  assert_int_equal(strata_chip_code(STRATA_READY_QUEUE_OVERFLOW), 104);
+  assert_string_equal(strata_err_name(-1104), "READY_QUEUE_OVERFLOW");
+  assert_string_equal(strata_err_name(-1007), "REQUIRE_SYNC_START_INVALID");
+  for (int code = -3100; code <= 1; code++) /* every named status has a message */
+    if (strcmp(strata_err_name(code), "UNKNOWN") != 0) assert_true(strata_strerror(code)[0]);
+}
+
 /* ---- API misuse ---- */
 static strata_chip *self_chip;
 
