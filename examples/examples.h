@@ -32,7 +32,13 @@ typedef int (*strata_example_fn)(const strata_example_opts *opts, strata_example
 typedef struct strata_example {
   const char *name, *summary;
   strata_example_fn run;
+  uint64_t max_tasks; /* largest --tasks (0: the example has no such option) */
+  uint32_t max_size;  /* largest --size (0: no such option) */
 } strata_example;
+
+/* Node examples: most chip and sub children. */
+#define STRATA_EXAMPLE_MAX_CHIPS 16
+#define STRATA_EXAMPLE_MAX_SUBS 32
 
 /* NULL-terminated list of examples; lookup by name (NULL if unknown). */
 const strata_example *strata_examples(void);
@@ -42,6 +48,10 @@ int strata_example_vector(const strata_example_opts *o, strata_example_result *r
 int strata_example_matmul(const strata_example_opts *o, strata_example_result *r);
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
+
+/* Record a host allocation failure of `what` in r: ENOMEM with a message
+ * naming the option to lower. Returns the status. */
+int strata_example_nomem(strata_example_result *r, const char *what, const char *knob);
 
 /* Create a chip from opts->cfg; on failure fill r and return the status. */
 int strata_example_chip(const strata_example_opts *o, strata_example_result *r,

@@ -82,6 +82,10 @@ int strata_example_matmul(const strata_example_opts *o, strata_example_result *r
   j.a = malloc(elems * sizeof(float));
   j.b = malloc(elems * sizeof(float));
   j.c = calloc(elems, sizeof(float));
+  if (!j.a || !j.b || !j.c) {
+    strata_example_nomem(r, "the three matrices", "--size");
+    goto out;
+  }
   srand((unsigned)o->seed);
   for (size_t i = 0; i < elems; i++) {
     j.a[i] = (float)(rand() % 17) / 8.0f - 1.0f;
@@ -90,6 +94,7 @@ int strata_example_matmul(const strata_example_opts *o, strata_example_result *r
   r->status = strata_chip_register_kernel(chip, "gemm_tile", k_gemm_tile, STRATA_CORE_AIC, &j.kernel);
   if (r->status == 0) r->status = strata_chip_run(chip, mm_orch, &j, &r->info);
   if (r->status == 0) check(&j, r);
+out:
   strata_chip_destroy(chip);
   free(j.a);
   free(j.b);

@@ -67,9 +67,10 @@ static void pipe_orch(strata_node_orch *o, void *arg) {
   }
 }
 
-static int setup(strata_node *n, pipe_job *j, size_t elems) {
+static int setup(strata_node *n, pipe_job *j, size_t elems, strata_example_result *r) {
   double *init = malloc(elems * sizeof(double));
-  int rc = init ? 0 : STRATA_ENOMEM;
+  if (!init) return strata_example_nomem(r, "the input block", "--size");
+  int rc = 0;
   for (size_t i = 0; rc == 0 && i < elems; i++) init[i] = (double)i;
   for (uint32_t b = 0; rc == 0 && b < PIPE_BLOCKS; b++)
     for (uint32_t k = 0; rc == 0 && k <= j->chips; k++) {
@@ -127,15 +128,18 @@ int strata_example_pipeline(const strata_example_opts *o, strata_example_result 
     free(j);
     return r->status = STRATA_EINVAL;
   }
-  r->status = j ? build(o, &n) : STRATA_ENOMEM;
+  if (!j) return strata_example_nomem(r, "the pipeline job", "--chips");
+  r->status = build(o, &n);
   if (r->status == 0) {
     j->chips = o->chips ? o->chips : 4;
-    r->status = setup(n, j, elems);
+    r->status = setup(n, j, elems, r);
   }
   strata_node_run_info ni;
   memset(&ni, 0, sizeof(ni));
   if (r->status == 0) r->status = strata_node_run(n, pipe_orch, j, &ni);
-  if (r->status && !ni.message[0]) snprintf(ni.message, sizeof(ni.message), "%s", strata_last_error());
+  if (r->status && !ni.message[0])
+    snprintf(ni.message, sizeof(ni.message), "%s", r->info.message[0] ? r->info.message
+                                                                     : strata_last_error());
   report(r, &ni, j, n, elems);
   strata_node_close(n);
   free(j);

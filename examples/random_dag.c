@@ -85,8 +85,9 @@ static void reference(const dag_job *j, uint64_t *slots) {
   }
 }
 
-static void check(const dag_job *j, strata_example_result *r) {
+static int check(const dag_job *j, strata_example_result *r) {
   uint64_t *ref = calloc(DAG_SLOTS * 8, sizeof(uint64_t));
+  if (!ref) return -1;
   reference(j, ref);
   r->check = 1;
   for (uint32_t s = 0; s < DAG_SLOTS && r->check; s++)
@@ -100,32 +101,27 @@ static void check(const dag_job *j, strata_example_result *r) {
   for (r->nvalues = 0; r->nvalues < 4; r->nvalues++)
     r->values[r->nvalues] = (double)(j->slots[r->nvalues * 8] >> 40);
   free(ref);
-}
-
-static strata_example_opts widen_sync(const strata_example_opts *o) {
-  strata_example_opts w = *o;
-  /* A big workload: unless the user chose a stream-sync budget, allow 10 minutes. */
-  if (!(w.cfg.field_mask & STRATA_CFG_SYNC_TIMEOUT) && !getenv("STRATA_STREAM_SYNC_TIMEOUT_MS")) {
-    w.cfg.field_mask |= STRATA_CFG_SYNC_TIMEOUT;
-    w.cfg.stream_sync_timeout_ms = 600000;
-  }
-  return w;
+  return 0;
 }
 
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r) {
-  strata_example_opts w = widen_sync(o);
   dag_job j = {{0, 0}, o->tasks ? o->tasks : 100000, NULL, NULL};
   strata_chip *chip;
-  if (strata_example_chip(&w, r, &chip)) return r->status;
+  if (strata_example_chip(o, r, &chip)) return r->status;
   j.tasks = calloc(j.ntasks, sizeof(dag_task));
   /* slots 64 B apart: one cache line each, no false sharing between cores */
   j.slots = calloc(DAG_SLOTS * 8, sizeof(uint64_t));
+  if (!j.tasks || !j.slots) {
+    strata_example_nomem(r, "the task list", "--tasks");
+    goto out;
+  }
   gen(&j, o->seed);
   r->status = strata_chip_register_kernel(chip, "update_aic", k_update, STRATA_CORE_AIC, &j.kernel[0]);
   if (r->status == 0)
     r->status = strata_chip_register_kernel(chip, "update_aiv", k_update, STRATA_CORE_AIV, &j.kernel[1]);
   if (r->status == 0) r->status = strata_chip_run(chip, dag_orch, &j, &r->info);
-  if (r->status == 0) check(&j, r);
+  if (r->status == 0 && check(&j, r) != 0) strata_example_nomem(r, "the reference", "--tasks");
+out:
   strata_chip_destroy(chip);
   free(j.tasks);
   free(j.slots);

@@ -4,14 +4,15 @@
 #include "examples.h"
 
 static const strata_example list[] = {
-    {"vector", "c=a+b; d=c+1; e=c+2; g=d*e; f=g+c on float vectors", strata_example_vector},
+    {"vector", "c=a+b; d=c+1; e=c+2; g=d*e; f=g+c on float vectors", strata_example_vector,
+     0, 1u << 24},
     {"matmul", "tiled matrix multiply C=A*B (AIC kernels, views of one buffer)",
-     strata_example_matmul},
+     strata_example_matmul, 0, 2048},
     {"dag", "random DAG of tiny tasks checked against a sequential run",
-     strata_example_random_dag},
+     strata_example_random_dag, 1u << 24, 0},
     {"pipeline", "node: blocks stream through one stage per chip, a sub verifies",
-     strata_example_pipeline},
-    {NULL, NULL, NULL}};
+     strata_example_pipeline, 0, 1u << 24},
+    {NULL, NULL, NULL, 0, 0}};
 
 const strata_example *strata_examples(void) { return list; }
 
@@ -29,4 +30,11 @@ int strata_example_chip(const strata_example_opts *o, strata_example_result *r,
     snprintf(r->info.message, sizeof(r->info.message), "%s", strata_last_error());
   }
   return rc;
+}
+
+int strata_example_nomem(strata_example_result *r, const char *what, const char *knob) {
+  r->status = STRATA_ENOMEM;
+  snprintf(r->info.message, sizeof(r->info.message), "cannot allocate %s on the host; "
+           "lower %s", what, knob);
+  return r->status;
 }

@@ -96,6 +96,10 @@ int strata_example_vector(const strata_example_opts *o, strata_example_result *r
   j.a = calloc(j.n, sizeof(float));
   j.b = calloc(j.n, sizeof(float));
   j.f = calloc(j.n, sizeof(float));
+  if (!j.a || !j.b || !j.f) {
+    strata_example_nomem(r, "the input and result vectors", "--size");
+    goto out;
+  }
   for (uint32_t i = 0; i < j.n; i++) {
     j.a[i] = (float)i;
     j.b[i] = 2.0f * (float)i;
@@ -103,6 +107,7 @@ int strata_example_vector(const strata_example_opts *o, strata_example_result *r
   r->status = register_all(chip, &j);
   if (r->status == 0) r->status = strata_chip_run(chip, vec_orch, &j, &r->info);
   if (r->status == 0) check(&j, r);
+out:
   strata_chip_destroy(chip);
   free(j.a);
   free(j.b);

@@ -74,6 +74,13 @@ typedef struct strata_node_run_info {
   char message[640];          /* which task/child failed, and its message */
 } strata_node_run_info;
 
+/* Fault injection (STRATA_FAULT_INIT_DELAY_MS): the init delay of chip
+ * `rank` under `spec`: "<rank>:<ms>[,...]" (rank may be '*'),
+ * "tail:<rank>:<median_ms>[:<seed>]" (one rank, log-logistic draw),
+ * "longtail:<max_ms>[:<seed>]" (every rank, max * u^3), "none" or "" (0).
+ * EINVAL with the syntax for anything else. */
+STRATA_API int strata_fault_init_delay_parse(const char *spec, uint32_t rank, uint32_t *ms);
+
 /* Fill *cfg with field_mask 0 and the values the environment or defaults
  * give (the chip part too). NULL is ignored. */
 STRATA_API void strata_node_config_init(strata_node_config *cfg);

@@ -2,7 +2,11 @@
 #ifndef STRATA_CLI_INT_H
 #define STRATA_CLI_INT_H
 
+#include <stdio.h>
+
 /* `strata stress allreduce ...`; returns the process exit status. */
 int cli_stress(int argc, char **argv);
+/* The stress options, for `strata help`. */
+void cli_stress_usage(FILE *out);
 
 #endif

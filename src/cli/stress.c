@@ -16,7 +16,7 @@
 
 #include "cli/cli_int.h"
 #include "cli/json.h"
-#include "platform/platform_int.h"
+#include "cli/opts.h"
 #include "strata.h"
 
 #define STRESS_COUNT 1024 /* f32 elements per rank */
@@ -87,17 +87,22 @@ static void node_round(strata_node_orch *o, void *arg) {
   }
 }
 
-/* A new draw each round: tail:<median> delays one rank (rotating) by a
- * log-logistic draw, longtail:<max> delays every rank by max * u^3. */
-static void round_skew(const stress_opts *so, uint32_t round) {
-  char v[96];
+/* The STRATA_FAULT_INIT_DELAY_MS value of a round: tail:<median> delays one
+ * rank (rotating) by a log-logistic draw, longtail:<max> delays every rank by
+ * max * u^3, a new draw each round; anything else is used as it is. */
+static void skew_for(const stress_opts *so, uint32_t round, char *v, size_t len) {
   unsigned long ms;
   if (sscanf(so->skew, "tail:%lu", &ms) == 1 && !strchr(so->skew + 5, ':'))
-    snprintf(v, sizeof(v), "tail:%u:%lu:%u", (round + 1) % so->chips, ms, round + 1);
+    snprintf(v, len, "tail:%u:%lu:%u", (round + 1) % so->chips, ms, round + 1);
   else if (sscanf(so->skew, "longtail:%lu", &ms) == 1 && !strchr(so->skew + 9, ':'))
-    snprintf(v, sizeof(v), "longtail:%lu:%u", ms, round + 1);
+    snprintf(v, len, "longtail:%lu:%u", ms, round + 1);
   else
-    snprintf(v, sizeof(v), "%s", strcmp(so->skew, "none") == 0 ? "" : so->skew);
+    snprintf(v, len, "%s", strcmp(so->skew, "none") == 0 ? "" : so->skew);
+}
+
+static void round_skew(const stress_opts *so, uint32_t round) {
+  char v[96];
+  skew_for(so, round, v, sizeof(v));
   setenv("STRATA_FAULT_INIT_DELAY_MS", v, 1);
 }
 
@@ -198,28 +203,63 @@ static void report(const stress_opts *so, const tally *t) {
   if (t->last_error[0]) printf("last failure: %s\n", t->last_error);
 }
 
+#define SKEW_SYNTAX "tail:<median_ms> | longtail:<max_ms> | <rank>:<ms>[,...] | none"
+
+void cli_stress_usage(FILE *out) {
+  fprintf(out, "stress options (strata stress allreduce):\n"
+               "  --chips N               chips, one process each (2); 1..32\n"
+               "  --rounds R              rounds, a fresh node each (30); 1..100000\n"
+               "  --init-skew DIST        %s (tail:1150)\n"
+               "  --legacy-sched-timeout  the old idle-cap hang detector\n"
+               "  --legacy-idle-cap N     its idle iterations (1000); 1..1073741824\n"
+               "  --no-init-barrier       dispatch before every chip is ready (old behaviour)\n"
+               "  --json                  print the tally as JSON\n", SKEW_SYNTAX);
+}
+
+static int set_skew(stress_opts *so, const char *v) {
+  char spec[96];
+  uint32_t ms;
+  if (!v) return fprintf(stderr, "strata: --init-skew is missing its value: %s\n", SKEW_SYNTAX), CLI_USAGE;
+  snprintf(so->skew, sizeof(so->skew), "%s", v);
+  skew_for(so, 0, spec, sizeof(spec));
+  if (strlen(v) < sizeof(so->skew) && strata_fault_init_delay_parse(spec, 0, &ms) == 0) return 0;
+  fprintf(stderr, "strata: --init-skew '%s' is not valid: %s\n", v, SKEW_SYNTAX);
+  return CLI_USAGE;
+}
+
+static int set_u32(const char *flag, const char *v, uint64_t max, uint32_t *out) {
+  uint64_t x;
+  int rc = cli_number(flag, v, 1, max, &x);
+  if (rc == 0) *out = (uint32_t)x;
+  return rc;
+}
+
+static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
+  const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (strcmp(a, "--json") == 0) return so->json = 1, 0;
+  if (strcmp(a, "--legacy-sched-timeout") == 0) return so->legacy = 1, 0;
+  if (strcmp(a, "--no-init-barrier") == 0) return so->no_barrier = 1, 0;
+  ++*i;
+  if (strcmp(a, "--init-skew") == 0) return set_skew(so, v);
+  if (strcmp(a, "--chips") == 0) return set_u32(a, v, 32, &so->chips);
+  if (strcmp(a, "--rounds") == 0) return set_u32(a, v, 100000, &so->rounds);
+  if (strcmp(a, "--legacy-idle-cap") == 0) return set_u32(a, v, 1u << 30, &so->idle_cap);
+  fprintf(stderr, "strata: unknown stress option '%s' (see strata help)\n", a);
+  return CLI_USAGE;
+}
+
+/* 0 to run, -1 after printing help, else the exit status of a usage error. */
 static int parse(int argc, char **argv, stress_opts *so) {
   *so = (stress_opts){2, 30, 0, 0, 0, 1000, "tail:1150"};
-  if (argc < 3 || strcmp(argv[2], "allreduce") != 0)
-    return fprintf(stderr, "usage: strata stress allreduce [--chips N] [--rounds R] "
-                   "[--init-skew tail:<median_ms>|longtail:<max_ms>|<rank>:<ms>,...|none] "
-                   "[--legacy-sched-timeout] [--legacy-idle-cap N] [--no-init-barrier] "
-                   "[--json]\n"), 2;
+  if (argc >= 3 && cli_is_help(argv[2])) return cli_stress_usage(stdout), -1;
+  if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
+    fprintf(stderr, "strata: stress needs a collective: allreduce\n");
+    return cli_stress_usage(stderr), CLI_USAGE;
+  }
   for (int i = 3; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    uint64_t x = 0;
-    if (strcmp(a, "--json") == 0) so->json = 1;
-    else if (strcmp(a, "--legacy-sched-timeout") == 0) so->legacy = 1;
-    else if (strcmp(a, "--no-init-barrier") == 0) so->no_barrier = 1;
-    else if (strcmp(a, "--init-skew") == 0 && v && ++i) snprintf(so->skew, sizeof(so->skew), "%s", v);
-    else if (v && strata__parse_u64(v, &x) == 0 && x > 0 && x <= 100000 && ++i) {
-      if (strcmp(a, "--chips") == 0 && x <= 32) so->chips = (uint32_t)x;
-      else if (strcmp(a, "--rounds") == 0) so->rounds = (uint32_t)x;
-      else if (strcmp(a, "--legacy-idle-cap") == 0) so->idle_cap = (uint32_t)x;
-      else return fprintf(stderr, "strata stress: bad option %s %s\n", a, v), 2;
-    } else {
-      return fprintf(stderr, "strata stress: bad option '%s' (see strata stress)\n", a), 2;
-    }
+    if (cli_is_help(argv[i])) return cli_stress_usage(stdout), -1;
+    int rc = parse_one(so, argc, argv, &i);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -227,7 +267,7 @@ static int parse(int argc, char **argv, stress_opts *so) {
 int cli_stress(int argc, char **argv) {
   stress_opts so;
   int rc = parse(argc, argv, &so);
-  if (rc) return rc;
+  if (rc) return rc < 0 ? 0 : rc;
   setenv("PTO2_RING_HEAP", "4294967296", 1);
   setenv("PTO2_RING_TASK_WINDOW", "131072", 1);
   setenv("PTO2_RING_DEP_POOL", "131072", 1);

@@ -53,31 +53,84 @@ static double uniform01(unsigned long seed, uint32_t rank) { /* in (0, 1) */
   return ((double)(x >> 11) + 0.5) / 9007199254740992.0;
 }
 
-static uint32_t longtail(const char *spec, uint32_t rank) {
-  unsigned long max_ms = 0, seed = 1;
-  if (sscanf(spec, "longtail:%lu:%lu", &max_ms, &seed) < 1) return 0;
-  double u = uniform01(seed, rank);
-  return (uint32_t)((double)max_ms * u * u * u);
+/* A whole number at *p (advanced past it); -1 if there is none. */
+static int take_ul(const char **p, unsigned long *v) {
+  char *end;
+  if (**p < '0' || **p > '9') return -1;
+  *v = strtoul(*p, &end, 10);
+  *p = end;
+  return 0;
 }
 
-static uint32_t one_rank_tail(const char *spec, uint32_t rank) {
-  unsigned long r, median = 0, seed = 1;
-  if (sscanf(spec, "tail:%lu:%lu:%lu", &r, &median, &seed) < 2 || r != rank) return 0;
-  double u = uniform01(seed, rank);
-  return (uint32_t)((double)median * pow(u / (1.0 - u), 1.0 / TAIL_SHAPE));
+/* Parse "<n>[:<n>...]" (between min and max numbers) up to the end. */
+static int take_list(const char *p, unsigned long *v, int min, int max) {
+  int n = 0;
+  for (; n < max; n++) {
+    if (take_ul(&p, &v[n]) != 0) return -1;
+    if (*p == '\0') return n + 1 >= min ? n + 1 : -1;
+    if (*p++ != ':') return -1;
+  }
+  return -1;
+}
+
+static int longtail(const char *spec, uint32_t rank, uint32_t *ms) {
+  unsigned long v[2] = {0, 1};
+  if (take_list(spec, v, 1, 2) < 0) return -1;
+  double u = uniform01(v[1], rank);
+  *ms = (uint32_t)((double)v[0] * u * u * u);
+  return 0;
+}
+
+static int one_rank_tail(const char *spec, uint32_t rank, uint32_t *ms) {
+  unsigned long v[3] = {0, 0, 1};
+  if (take_list(spec, v, 2, 3) < 0) return -1;
+  double u = uniform01(v[2], rank);
+  *ms = v[0] != rank ? 0 : (uint32_t)((double)v[1] * pow(u / (1.0 - u), 1.0 / TAIL_SHAPE));
+  return 0;
+}
+
+/* "<rank>:<ms>" or "*:<ms>", comma separated; the first match wins. */
+static int fixed_list(const char *p, uint32_t rank, uint32_t *ms) {
+  int found = 0;
+  for (;;) {
+    unsigned long r = 0, v;
+    int any = *p == '*';
+    if (any) p++;
+    else if (take_ul(&p, &r) != 0) return -1;
+    if (*p++ != ':' || take_ul(&p, &v) != 0 || (*p != ',' && *p != '\0')) return -1;
+    if (!found && (any || r == rank)) *ms = (uint32_t)v, found = 1;
+    if (*p == '\0') return 0;
+    p++;
+  }
+}
+
+int strata_fault_init_delay_parse(const char *spec, uint32_t rank, uint32_t *ms) {
+  uint32_t out = 0;
+  int rc = 0;
+  if (!ms) return strata__fail(STRATA_EINVAL, "fault_init_delay_parse: ms is NULL");
+  if (spec && *spec && strcmp(spec, "none") != 0) {
+    if (strncmp(spec, "longtail:", 9) == 0) rc = longtail(spec + 9, rank, &out);
+    else if (strncmp(spec, "tail:", 5) == 0) rc = one_rank_tail(spec + 5, rank, &out);
+    else rc = fixed_list(spec, rank, &out);
+  }
+  if (rc != 0)
+    return strata__fail(STRATA_EINVAL, "init delay '%s' is not valid: use <rank>:<ms>[,...] "
+                        "(rank may be *), tail:<rank>:<median_ms>[:<seed>], "
+                        "longtail:<max_ms>[:<seed>] or none", spec);
+  *ms = out;
+  return 0;
 }
 
 uint32_t strata__fault_init_delay_ms(uint32_t rank) {
   const char *s = getenv("STRATA_FAULT_INIT_DELAY_MS");
-  if (!s || !*s) return 0;
-  if (strncmp(s, "longtail:", 9) == 0) return longtail(s, rank);
-  if (strncmp(s, "tail:", 5) == 0) return one_rank_tail(s, rank);
-  for (const char *p = s; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-    unsigned long r, ms;
-    if (p[0] == '*' && sscanf(p + 1, ":%lu", &ms) == 1) return (uint32_t)ms;
-    if (sscanf(p, "%lu:%lu", &r, &ms) == 2 && r == rank) return (uint32_t)ms;
+  uint32_t ms = 0;
+  if (strata_fault_init_delay_parse(s, rank, &ms) != 0) {
+    char key[128];
+    snprintf(key, sizeof(key), "env:STRATA_FAULT_INIT_DELAY_MS=%s", s);
+    strata__warn_once(key, "STRATA_FAULT_INIT_DELAY_MS: %s; no delay injected",
+                      strata_last_error());
   }
-  return 0;
+  return ms;
 }
 
 static int fault_rank_listed(const char *var, uint32_t rank) {

@@ -1,0 +1,21 @@
+/* opts.h - command-line option parsing shared by every `strata` command:
+ * numbers checked against their range at parse time (usage errors exit 2
+ * and name the flag, the value and the valid range), and the help flags.
+ * Uses only the public API. */
+#ifndef STRATA_CLI_OPTS_H
+#define STRATA_CLI_OPTS_H
+
+#include <stdint.h>
+
+#define CLI_USAGE 2 /* exit status of a usage error */
+#define CLI_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Parse the value of `flag` (decimal, optional K/M/G suffix) into *out,
+ * within [min, max]. val NULL means the value is missing. On error prints
+ * one line naming the flag and the range and returns CLI_USAGE; else 0. */
+int cli_number(const char *flag, const char *val, uint64_t min, uint64_t max, uint64_t *out);
+
+/* 1 if s is -h or --help. */
+int cli_is_help(const char *s);
+
+#endif
