@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 jobs=$(nproc)
+# Every /dev/shm segment this run creates carries this tag, so the leak check
+# below counts only ours, whatever other strata processes run on the machine.
+export STRATA_SHM_TAG="t$$"
+shm_leaks() { ls /dev/shm 2>/dev/null | grep -E "^strata-.*-${STRATA_SHM_TAG}\$" || true; }
 
 run_config() { # name cc sanitize build_type
   local dir="build-$1"
@@ -20,6 +24,6 @@ run_config gcc gcc "" RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_config asan clang address,undefined Debug
 TSAN_OPTIONS=halt_on_error=1 run_config tsan clang thread Debug
-leftover=$(ls /dev/shm 2>/dev/null | grep -i strata || true)
+leftover=$(shm_leaks)
 if [ -n "$leftover" ]; then echo "leaked /dev/shm entries: $leftover"; exit 1; fi
 echo "all configurations passed"

@@ -80,6 +80,47 @@ static void *signal_later(void *arg) {
   return NULL;
 }
 
+/* test.sh counts only the /dev/shm entries its own run created, by tag. */
+STRATA_TEST(shm_names_carry_the_run_tag) {
+  (void)state;
+  char a[96], b[96], want[64];
+  unsetenv("STRATA_SHM_TAG");
+  strata__shm_name(a, sizeof(a), "ctl");
+  snprintf(want, sizeof(want), "/strata-%d-", (int)getpid());
+  assert_int_equal(strncmp(a, want, strlen(want)), 0);
+  assert_non_null(strstr(a, "-ctl"));
+  setenv("STRATA_SHM_TAG", "t12/3;x", 1); /* only letters and digits are kept */
+  strata__shm_name(b, sizeof(b), "dom7");
+  assert_string_not_equal(a, b);
+  assert_non_null(strstr(b, "-dom7-t123x"));
+  assert_int_equal(b[strlen(b) - 1], 'x');
+}
+
+/* STRATA_FAULT_INIT_DELAY_MS syntax: strict, with the syntax in the error. */
+STRATA_TEST(init_delay_spec_is_parsed_strictly) {
+  (void)state;
+  uint32_t ms = 99;
+  assert_int_equal(strata_fault_init_delay_parse("1:300,*:50", 1, &ms), 0);
+  assert_int_equal(ms, 300);
+  assert_int_equal(strata_fault_init_delay_parse("1:300,*:50", 4, &ms), 0);
+  assert_int_equal(ms, 50);
+  assert_int_equal(strata_fault_init_delay_parse("tail:2:1000:7", 1, &ms), 0);
+  assert_int_equal(ms, 0); /* only rank 2 is delayed */
+  assert_int_equal(strata_fault_init_delay_parse("tail:2:1000:7", 2, &ms), 0);
+  assert_true(ms > 0);
+  assert_int_equal(strata_fault_init_delay_parse("longtail:800", 0, &ms), 0);
+  assert_true(ms <= 800);
+  assert_int_equal(strata_fault_init_delay_parse("none", 0, &ms), 0);
+  assert_int_equal(ms, 0);
+  const char *bad[] = {"garbage", "1:", "1:2x", "tail:1", "longtail:", "1:2,,3:4", "*:x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ms = 77;
+    assert_int_equal(strata_fault_init_delay_parse(bad[i], 0, &ms), STRATA_EINVAL);
+    assert_int_equal(ms, 77);
+    assert_non_null(strstr(strata_last_error(), "tail:<rank>:<median_ms>"));
+  }
+}
+
 STRATA_TEST(event_times_out_then_wakes_on_signal) {
   (void)state;
   strata__event ev;

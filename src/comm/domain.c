@@ -146,8 +146,9 @@ static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size
 /* A uniquely named, zeroed segment (the name lives until every member maps it). */
 static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint32_t k,
                                        size_t window) {
-  static _Atomic unsigned counter;
-  snprintf(name, nlen, "/strata-%d-%u-dom%u", (int)getpid(), fetch_add_relaxed(&counter, 1), d);
+  char what[24];
+  snprintf(what, sizeof(what), "dom%u", d);
+  strata__shm_name(name, nlen, what);
   int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
   if (fd < 0) return NULL;
   size_t bytes = strata__dom_bytes(k, window);

@@ -9,10 +9,8 @@
 #include "node/node_int.h"
 
 void *strata__shm_map(const char *tag, size_t bytes) {
-  static _Atomic unsigned counter;
-  char name[64];
-  snprintf(name, sizeof(name), "/strata-%d-%u-%s", (int)getpid(),
-           fetch_add_relaxed(&counter, 1), tag);
+  char name[96];
+  strata__shm_name(name, sizeof(name), tag);
   int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
   if (fd < 0) return NULL;
   shm_unlink(name);

@@ -1,8 +1,12 @@
-/* mem.c - heap allocation with fault injection, and address-space
- * reservation for device arenas (reserve, don't touch). */
+/* mem.c - heap allocation with fault injection, address-space
+ * reservation for device arenas (reserve, don't touch), and the names of
+ * POSIX shared-memory segments. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "platform/atomics.h"
 #include "platform/platform_int.h"
@@ -48,4 +52,21 @@ void *strata__reserve(size_t bytes) {
 
 void strata__unreserve(void *p, size_t bytes) {
   if (p) munmap(p, bytes);
+}
+
+/* STRATA_SHM_TAG, letters and digits only (at most 16), or "". */
+static void shm_tag(char *tag, size_t len) {
+  const char *s = getenv("STRATA_SHM_TAG");
+  size_t n = 0;
+  for (; s && *s && n + 1 < len && n < 16; s++)
+    if (isalnum((unsigned char)*s)) tag[n++] = *s;
+  tag[n] = '\0';
+}
+
+void strata__shm_name(char *buf, size_t len, const char *what) {
+  static _Atomic unsigned counter;
+  char tag[17];
+  shm_tag(tag, sizeof(tag));
+  snprintf(buf, len, "/strata-%d-%u-%s%s%s", (int)getpid(), fetch_add_relaxed(&counter, 1),
+           what, tag[0] ? "-" : "", tag);
 }

@@ -93,6 +93,11 @@ STRATA_HIDDEN int strata__array_grow(void *arr, size_t *cap, size_t n, size_t el
 STRATA_HIDDEN void *strata__reserve(size_t bytes);
 STRATA_HIDDEN void strata__unreserve(void *p, size_t bytes);
 
+/* Name of a new POSIX shm segment: "/strata-<pid>-<n>-<what>", plus
+ * "-<tag>" when STRATA_SHM_TAG is set (letters and digits), so a test run
+ * can find exactly the entries it created. */
+STRATA_HIDDEN void strata__shm_name(char *buf, size_t len, const char *what);
+
 /* ---- threads ---- */
 STRATA_HIDDEN int strata__thread_start(pthread_t *t, void *(*fn)(void *),
                                        void *arg, const char *name);
