@@ -80,6 +80,26 @@ static void *signal_later(void *arg) {
   return NULL;
 }
 
+/* The number syntax shared by environment variables and CLI options. */
+STRATA_TEST(numbers_parse_with_suffixes_and_reject_junk) {
+  (void)state;
+  uint64_t v = 0;
+  assert_int_equal(strata_parse_u64("4096", &v), 0);
+  assert_int_equal(v, 4096);
+  assert_int_equal(strata_parse_u64("4G", &v), 0);
+  assert_int_equal(v, 4ull << 30);
+  assert_int_equal(strata_parse_u64("64k", &v), 0);
+  assert_int_equal(v, 64ull << 10);
+  const char *bad[] = {"", "-1", "x", "12x", "1KB", "99999999999999999999", "17179869184G"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    v = 5;
+    assert_int_equal(strata_parse_u64(bad[i], &v), STRATA_EINVAL);
+    assert_int_equal(v, 5);
+    assert_non_null(strstr(strata_last_error(), "whole number"));
+  }
+  assert_int_equal(strata_parse_u64(NULL, &v), STRATA_EINVAL);
+}
+
 /* test.sh counts only the /dev/shm entries its own run created, by tag. */
 STRATA_TEST(shm_names_carry_the_run_tag) {
   (void)state;

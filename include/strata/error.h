@@ -11,6 +11,8 @@
 #ifndef STRATA_ERROR_H
 #define STRATA_ERROR_H
 
+#include <stdint.h>
+
 #include "strata/version.h"
 
 #ifdef __cplusplus
@@ -70,6 +72,11 @@ STRATA_API const char *strata_err_name(int status);
  * wrong and how to fix it. Empty string if none. Valid until the next
  * strata call on this thread. */
 STRATA_API const char *strata_last_error(void);
+
+/* Parse the number syntax of every strata environment variable and CLI
+ * option: decimal digits with an optional K, M or G suffix (x 2^10, 2^20,
+ * 2^30). 0 and *out set, or EINVAL (overflow, junk, NULL) with a message. */
+STRATA_API int strata_parse_u64(const char *s, uint64_t *out);
 
 /* Chip code of SPEC §2 for a status (e.g. 100 for SCHEDULER_TIMEOUT), or 0
  * if the status is not a chip orchestrator/scheduler code. */

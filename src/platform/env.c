@@ -23,14 +23,17 @@ static int apply_suffix(char c, uint64_t *v) {
   return 0;
 }
 
-int strata__parse_u64(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s)) return STRATA_EINVAL;
+int strata_parse_u64(const char *s, uint64_t *out) {
+  if (!s || !out || !isdigit((unsigned char)*s))
+    return strata__fail(STRATA_EINVAL, "'%s' is not a whole number (digits with an "
+                        "optional K, M or G suffix)", s ? s : "(null)");
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0) return STRATA_EINVAL;
   uint64_t r = v;
-  if (*end && (end[1] != '\0' || apply_suffix(*end, &r) != 0)) return STRATA_EINVAL;
+  if (errno != 0 || (*end && (end[1] != '\0' || apply_suffix(*end, &r) != 0)))
+    return strata__fail(STRATA_EINVAL, "'%s' is not a whole number below 2^64 (digits with "
+                        "an optional K, M or G suffix)", s);
   *out = r;
   return 0;
 }
@@ -61,12 +64,10 @@ static int first_time(const char *key) {
 
 void strata__warn_once(const char *key, const char *fmt, ...) {
   if (!first_time(key)) return;
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  strata__vlog(STRATA_LOG_WARN, fmt, ap);
   va_end(ap);
-  strata__warn("%s", buf);
 }
 
 /* ---- lookups ------------------------------------------------------------------ */
@@ -86,7 +87,7 @@ uint64_t strata__env_u64_alias(const char *name, const char *alias, uint64_t def
   const char *s = strata__env_pick(name, alias, &used);
   uint64_t v;
   if (!s) return def;
-  if (strata__parse_u64(s, &v) != 0 || v < min || v > max ||
+  if (strata_parse_u64(s, &v) != 0 || v < min || v > max ||
       (pow2 && (v & (v - 1)) != 0)) {
     char key[160];
     snprintf(key, sizeof(key), "env:%s=%s", used, s);

@@ -25,13 +25,17 @@ int strata__log_enabled(int level) {
   return level <= cur;
 }
 
-void strata__log(int level, const char *fmt, ...) {
+void strata__vlog(int level, const char *fmt, va_list ap) {
   static const char *const tags[] = {"error", "warn", "info", "debug"};
   if (!strata__log_enabled(level)) return;
   char buf[2048];
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  fprintf(stderr, "strata %s: %s\n", tags[level], buf);
+}
+
+void strata__log(int level, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  strata__vlog(level, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "strata %s: %s\n", tags[level], buf);
 }

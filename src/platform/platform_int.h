@@ -5,6 +5,7 @@
 #define STRATA_PLATFORM_INT_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@ STRATA_HIDDEN uint64_t strata__deadline_ms(uint32_t ms);
 enum { STRATA_LOG_ERROR = 0, STRATA_LOG_WARN, STRATA_LOG_INFO, STRATA_LOG_DEBUG };
 STRATA_HIDDEN int strata__log_enabled(int level);
 STRATA_HIDDEN void strata__log(int level, const char *fmt, ...) STRATA_PRINTF(2, 3);
+STRATA_HIDDEN void strata__vlog(int level, const char *fmt, va_list ap) STRATA_PRINTF(2, 0);
 #define strata__warn(...) strata__log(STRATA_LOG_WARN, __VA_ARGS__)
 #define strata__info(...) strata__log(STRATA_LOG_INFO, __VA_ARGS__)
 
@@ -39,7 +41,6 @@ STRATA_HIDDEN int strata__fail(int code, const char *fmt, ...) STRATA_PRINTF(2, 
  * Invalid: warns naming the variable and returns def. */
 STRATA_HIDDEN uint64_t strata__env_u64(const char *name, uint64_t def,
                                        uint64_t min, uint64_t max, int pow2);
-STRATA_HIDDEN int strata__parse_u64(const char *s, uint64_t *out);
 /* As strata__env_u64, reading `alias` when `name` is unset (name wins). */
 STRATA_HIDDEN uint64_t strata__env_u64_alias(const char *name, const char *alias,
                                              uint64_t def, uint64_t min, uint64_t max,
