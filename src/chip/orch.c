@@ -258,7 +258,8 @@ int strata_orch_release(strata_orch *o, strata_task_ref ref) {
 int strata_orch_scope_begin(strata_orch *o) {
   strata_chip *chip = o->chip;
   if (chip->depth >= STRATA_MAX_SCOPE_DEPTH)
-    return strata__fail(STRATA_EINVAL, "scope_begin: nesting deeper than %d",
+    return strata__fail(STRATA_EINVAL, "scope_begin: nesting deeper than %d (STRATA_MAX_SCOPE_DEPTH); "
+                        "end inner scopes before opening new ones",
                         STRATA_MAX_SCOPE_DEPTH);
   chip->scope_start[++chip->depth] = chip->nscope_tasks;
   return 0;

@@ -40,7 +40,8 @@ typedef struct xfer {
 static int for_chunks(strata_comm *c, xfer *x, step_fn wr, step_fn rd, const strata_kernel_ctx *k) {
   int rc = strata__comm_check(c);
   if (rc == 0 && x->chunk == 0)
-    rc = strata__fail(STRATA_EINVAL, "comm: window of %zu B is too small for %u ranks",
+    rc = strata__fail(STRATA_EINVAL, "comm: window of %zu B is too small for %u ranks; "
+                      "create the domain with a larger window",
                       c->window, c->nranks);
   for (x->off = 0; rc == 0 && x->off < x->total; x->off += x->chunk) {
     x->len = x->total - x->off < x->chunk ? x->total - x->off : x->chunk;

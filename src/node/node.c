@@ -262,8 +262,9 @@ static int chip_child(strata_node *n, uint32_t chip) {
   if (!n || !n->initialized)
     return strata__fail(STRATA_EINVAL, "node is not initialised; call strata_node_init first");
   if (chip >= n->cfg.chips)
-    return strata__fail(STRATA_EINVAL, "chip %u does not exist (node has %u chips)", chip,
-                        n->cfg.chips);
+    return strata__fail(STRATA_EINVAL, "chip %u does not exist (node has %u chips): use 0..%u "
+                        "or create the node with more chips", chip, n->cfg.chips,
+                        n->cfg.chips - 1);
   return 0;
 }
 

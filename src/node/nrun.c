@@ -47,7 +47,8 @@ static void drain_from(strata_node *n, uint64_t first) {
 int strata_node_scope_begin(strata_node_orch *o) {
   strata_node *n = o->node;
   if (n->depth >= STRATA_MAX_SCOPE_DEPTH)
-    return strata__fail(STRATA_EINVAL, "node scope_begin: nesting deeper than %d",
+    return strata__fail(STRATA_EINVAL, "node scope_begin: nesting deeper than %d "
+                        "(STRATA_MAX_SCOPE_DEPTH); end inner scopes before opening new ones",
                         STRATA_MAX_SCOPE_DEPTH);
   strata__nscope *s = &n->scopes[++n->depth];
   s->first_task = n->ntasks + 1;
