@@ -23,7 +23,10 @@
 #ifndef STRATA_COMM_INT_H
 #define STRATA_COMM_INT_H
 
-#include "node/node_int.h"
+#include "level/level_ext.h"
+#include "platform/atomics.h"
+#include "platform/event.h"
+#include "platform/platform_int.h"
 #include "strata/comm.h"
 
 #define STRATA__DOM_MAGIC 0x53544443u /* "STDC" */

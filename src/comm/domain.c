@@ -47,8 +47,9 @@ static void unmap_domain(uint32_t domain) {
   local[domain] = NULL;
 }
 
-static int ctl_hook(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], const void *blob,
-                    uint32_t blob_len, char *msg, size_t len) {
+/* Runs in a chip child: the extension controls of the comm layer. */
+static int child_control(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], const void *blob,
+                         uint32_t blob_len, char *msg, size_t len) {
   if (!chip) return snprintf(msg, len, "domains are for chip children"), STRATA_EINVAL;
   if (ctl == STRATA_CTL_COMM_INIT) {
     if (comm_kernel != UINT32_MAX) return 0;
@@ -61,8 +62,6 @@ static int ctl_hook(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], cons
   snprintf(name, sizeof(name), "%.*s", (int)(blob_len < 63 ? blob_len : 63), (const char *)blob);
   return map_domain(arg, name, msg, len);
 }
-
-__attribute__((constructor)) static void comm_install(void) { strata__node_set_ctl_hook(ctl_hook); }
 
 /* ---- node side ------------------------------------------------------------------ */
 typedef struct pdomain {
@@ -84,8 +83,8 @@ typedef struct pcomm {
   pdomain d[STRATA_COMM_MAX_DOMAINS];
 } pcomm;
 
-static void child_lost(strata_node *n, uint32_t child) {
-  pcomm *pc = n->comm;
+static void child_lost(void *ctx, uint32_t child) {
+  pcomm *pc = ctx;
   for (uint32_t d = 0; d < STRATA_COMM_MAX_DOMAINS; d++)
     for (uint32_t i = 0; pc->d[d].used && i < pc->d[d].n; i++)
       if (pc->d[d].chips[i] == child) WRITE_ONCE(pc->d[d].hdr->abort, 1);
@@ -96,45 +95,48 @@ static void unlink_name(pdomain *pd) {
   pd->name[0] = '\0';
 }
 
-static void release_one(strata_node *n, uint32_t d) {
-  pcomm *pc = n->comm;
+static const strata__ext_ops comm_ops;
+
+static void release_one(strata_node *n, pcomm *pc, uint32_t d) {
   pdomain *pd = &pc->d[d];
   uint32_t gen = pd->gen + 1;
   unlink_name(pd);
   const uint64_t arg[4] = {d, 0, 0, 0};
   for (uint32_t i = 0; i < pd->n; i++)
-    if (n->child[pd->chips[i]].alive)
-      strata__control(n, pd->chips[i], STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, NULL);
+    if (strata__level_chip_alive(n, pd->chips[i]))
+      strata__ext_control(n, pd->chips[i], &comm_ops, STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, 1,
+                          NULL, NULL);
   strata__shm_unmap(pd->hdr, pd->bytes);
   memset(pd, 0, sizeof(*pd));
   pd->gen = gen;
 }
 
-static void comm_close(strata_node *n) {
-  for (uint32_t d = 0; n->comm && d < STRATA_COMM_MAX_DOMAINS; d++)
-    if (((pcomm *)n->comm)->d[d].used) release_one(n, d);
-  strata__free(n->comm);
-  n->comm = NULL;
-  n->comm_child_lost = NULL; /* teardown reaps children after this */
-  n->comm_close = NULL;
+static void comm_close(strata_node *n, void *ctx) {
+  pcomm *pc = ctx;
+  for (uint32_t d = 0; d < STRATA_COMM_MAX_DOMAINS; d++)
+    if (pc->d[d].used) release_one(n, pc, d);
+  strata__ext_detach(n, &comm_ops); /* teardown reaps children after this */
+  strata__free(pc);
 }
 
-static int attach(strata_node *n) {
-  if (n->comm) return 0;
-  n->comm = strata__calloc(1, sizeof(pcomm));
-  if (!n->comm) return strata__fail(STRATA_ENOMEM, "out of memory for domains");
-  n->comm_child_lost = child_lost;
-  n->comm_close = comm_close;
-  return 0;
+/* The comm layer as an extension of a level worker (level_ext.h). */
+static const strata__ext_ops comm_ops = {"comm", child_control, child_lost, comm_close};
+
+static pcomm *attach(strata_node *n) {
+  pcomm *pc = strata__ext_ctx(n, &comm_ops);
+  if (pc) return pc;
+  pc = strata__calloc(1, sizeof(pcomm));
+  if (!pc) return strata__fail(STRATA_ENOMEM, "out of memory for domains"), NULL;
+  if (strata__ext_attach(n, &comm_ops, pc) != 0) return strata__free(pc), NULL;
+  return pc;
 }
 
 static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
-  strata__reap(n);
-  if (!n || !n->initialized || !chips || k == 0 || window < 64)
-    return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised node, 1+ chips "
+  if (!n || strata__level_chips(n) == 0 || !chips || k == 0 || window < 64)
+    return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised L3 node, 1+ chips "
                         "and a window of at least 64 B");
   for (uint32_t i = 0; i < k; i++) {
-    if (chips[i] >= n->cfg.chips || !n->child[chips[i]].alive)
+    if (chips[i] >= strata__level_chips(n) || !strata__level_chip_alive(n, chips[i]))
       return strata__fail(STRATA_EINVAL, "domain_create: chip %u is not a live chip", chips[i]);
     for (uint32_t j = 0; j < i; j++)
       if (chips[j] == chips[i])
@@ -164,7 +166,8 @@ static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint
 /* A member mapped the segment (or failed to): the name goes once all have. */
 static void mapped(strata_node *n, void *ctx, int rc) {
   map_ticket *t = ctx;
-  pdomain *pd = n->comm ? &((pcomm *)n->comm)->d[t->d] : NULL;
+  pcomm *pc = strata__ext_ctx(n, &comm_ops);
+  pdomain *pd = pc ? &pc->d[t->d] : NULL;
   if (pd && pd->used && pd->gen == t->gen && pd->pending > 0) {
     if (rc) WRITE_ONCE(pd->hdr->abort, 1); /* that rank will never join */
     if (--pd->pending == 0) unlink_name(pd);
@@ -172,8 +175,18 @@ static void mapped(strata_node *n, void *ctx, int rc) {
   strata__free(t);
 }
 
-/* Immediate for ready members; deferred until INIT_DONE for the others
+/* Synchronous for ready members; queued until INIT_DONE for the others
  * (no-barrier mode), so fast members can start before slow ones join. */
+static int member_control(strata_node *n, uint32_t chip, uint32_t ctl, const uint64_t arg[4],
+                          const char *blob, strata__ext_done_fn done, void *ctx) {
+  uint32_t len = blob ? (uint32_t)strlen(blob) + 1 : 0;
+  int wait = strata__level_chip_ready(n, chip);
+  int rc = strata__ext_control(n, chip, &comm_ops, ctl, arg, blob, len, wait, wait ? NULL : done,
+                               ctx);
+  if (wait && done) done(n, ctx, rc);
+  return rc;
+}
+
 static int map_members(strata_node *n, pdomain *pd, uint32_t d, size_t window) {
   uint32_t timeout = (uint32_t)strata__env_u64("STRATA_COMM_TIMEOUT_MS", 30000, 1, 3600000, 0);
   const uint64_t init[4] = {0, 0, 0, 0};
@@ -184,10 +197,9 @@ static int map_members(strata_node *n, pdomain *pd, uint32_t d, size_t window) {
     map_ticket *t = strata__calloc(1, sizeof(*t));
     if (!t) return strata__fail(STRATA_ENOMEM, "out of memory creating a domain");
     *t = (map_ticket){d, pd->gen};
-    rc = strata__control_deferred(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, 0, NULL, NULL);
+    rc = member_control(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, NULL, NULL);
     if (rc == 0)
-      rc = strata__control_deferred(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, pd->name,
-                                    (uint32_t)strlen(pd->name) + 1, mapped, t);
+      rc = member_control(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, pd->name, mapped, t);
     else
       strata__free(t);
   }
@@ -198,9 +210,8 @@ int strata_node_domain_create(strata_node *n, const uint32_t *chips, uint32_t k,
                               uint32_t *domain) {
   window = (window + 63) & ~(size_t)63;
   int rc = domain ? check_members(n, chips, k, window) : strata__fail(STRATA_EINVAL, "domain is NULL");
-  if (rc == 0) rc = attach(n);
-  if (rc) return rc;
-  pcomm *pc = n->comm;
+  pcomm *pc = rc ? NULL : attach(n);
+  if (!pc) return rc ? rc : STRATA_ENOMEM;
   uint32_t d = 0;
   while (d < STRATA_COMM_MAX_DOMAINS && pc->d[d].used) d++;
   if (d == STRATA_COMM_MAX_DOMAINS)
@@ -215,17 +226,19 @@ int strata_node_domain_create(strata_node *n, const uint32_t *chips, uint32_t k,
   pd->bytes = strata__dom_bytes(k, window);
   memcpy(pd->chips, chips, k * sizeof(*chips));
   rc = map_members(n, pd, d, window); /* unlinks the name once every member mapped it */
-  if (rc) return release_one(n, d), rc;
+  if (rc) return release_one(n, pc, d), rc;
   *domain = d;
   return 0;
 }
 
 int strata_node_domain_release(strata_node *n, uint32_t d) {
-  if (!n || !n->comm || d >= STRATA_COMM_MAX_DOMAINS || !((pcomm *)n->comm)->d[d].used)
-    return strata__fail(STRATA_EINVAL, "domain_release: domain %u does not exist", d);
-  if (n->tasks)
+  pcomm *pc = strata__ext_ctx(n, &comm_ops);
+  if (!pc || d >= STRATA_COMM_MAX_DOMAINS || !pc->d[d].used)
+    return strata__fail(STRATA_EINVAL, "domain_release: domain %u does not exist (or node is "
+                        "NULL); release a domain returned by strata_node_domain_create", d);
+  if (strata__level_run_active(n))
     return strata__fail(STRATA_EBUSY, "domain_release: a node run is in progress; release "
                         "the domain after it drains");
-  release_one(n, d);
+  release_one(n, pc, d);
   return 0;
 }

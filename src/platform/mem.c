@@ -2,6 +2,7 @@
  * reservation for device arenas (reserve, don't touch), and the names of
  * POSIX shared-memory segments. */
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,3 +71,24 @@ void strata__shm_name(char *buf, size_t len, const char *what) {
   snprintf(buf, len, "/strata-%d-%u-%s%s%s", (int)getpid(), fetch_add_relaxed(&counter, 1),
            what, tag[0] ? "-" : "", tag);
 }
+
+/* Each segment is unlinked right after it is mapped: forked children
+ * inherit the mapping, and no /dev/shm entry can outlive its creator,
+ * whatever kills it. */
+void *strata__shm_map(const char *tag, size_t bytes) {
+  char name[96];
+  strata__shm_name(name, sizeof(name), tag);
+  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (fd < 0) return NULL;
+  shm_unlink(name);
+  void *p = MAP_FAILED;
+  if (ftruncate(fd, (off_t)bytes) == 0)
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  close(fd);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void strata__shm_unmap(void *p, size_t bytes) {
+  if (p) munmap(p, bytes);
+}
+

@@ -99,6 +99,11 @@ STRATA_HIDDEN void strata__unreserve(void *p, size_t bytes);
  * can find exactly the entries it created. */
 STRATA_HIDDEN void strata__shm_name(char *buf, size_t len, const char *what);
 
+/* An anonymous shared mapping of `bytes` (POSIX shm, unlinked at once, so
+ * nothing is left in /dev/shm) that forked children inherit; NULL on error. */
+STRATA_HIDDEN void *strata__shm_map(const char *tag, size_t bytes);
+STRATA_HIDDEN void strata__shm_unmap(void *p, size_t bytes);
+
 /* ---- threads ---- */
 STRATA_HIDDEN int strata__thread_start(pthread_t *t, void *(*fn)(void *),
                                        void *arg, const char *name);

@@ -1,11 +1,14 @@
-/* child.c - the child side of a node: initialise (a chip runtime for chip
- * children), publish INIT_DONE or INIT_FAILED, then serve the mailbox: run
- * tasks (a chip orchestration, or a sub function), answer controls, exit on
- * SHUTDOWN or when the parent is gone.
+/* child.c - the child side of a worker: initialise (a chip runtime for a
+ * chip child; a whole next-level worker, forking its own subtree, for a
+ * worker child), publish INIT_DONE or INIT_FAILED, then serve the mailbox:
+ * run tasks (a chip orchestration, a sub function, or a level orchestration
+ * as a run of the next-level worker), answer controls (a worker child
+ * forwards device-memory controls to its own children), exit on SHUTDOWN or
+ * when the parent is gone.
  *
- * DESIGN: single-threaded apart from the chip runtime's own threads, which
- * exist only inside strata_chip_run. The child parks on its mailbox event
- * (futex) and re-checks its parent every second.
+ * DESIGN: single-threaded apart from the chip runtime's threads (inside
+ * strata_chip_run) and a worker child's death watcher. The child parks on
+ * its mailbox event (futex) and re-checks its parent every second.
  */
 #include <math.h>
 #include <signal.h>
@@ -15,7 +18,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "node/node_int.h"
+#include "level/level_int.h"
 
 #define CHILD_PARK_MS 1000
 #define DEVMEM_ALIGN 64u
@@ -30,6 +33,7 @@ typedef struct child_state {
   uint32_t c;
   strata__mailbox *mb;
   strata_chip *chip;
+  strata_node *worker;  /* worker children: the next-level worker */
   unsigned char *slice; /* this chip's device memory */
   size_t slice_bytes;
   devblock used[DEVMEM_MAX_BLOCKS]; /* sorted by offset */
@@ -179,36 +183,82 @@ static int dev_range_ok(child_state *cs, uint64_t addr, uint64_t len) {
 }
 
 /* ---- init ------------------------------------------------------------------------ */
-static int register_one(child_state *cs, uint32_t what, const strata__func *f) {
+/* Resolve a callable named by spec in this process, and give a kernel to
+ * the chip runtime (in registration order: the same ids as the parent). */
+static int add_func(child_state *cs, uint32_t what, const strata__func *f) {
   strata__registry *r = &cs->n->reg;
-  if (r->n[what] >= STRATA_NODE_MAX_FUNCS) return STRATA_ENOSPC;
-  r->f[what][r->n[what]++] = *f;
-  if (what != STRATA_REG_KERNEL || !cs->chip) return 0;
+  if (what >= STRATA_FN_KINDS || r->n[what] >= STRATA_NODE_MAX_FUNCS) return STRATA_ENOSPC;
+  strata__func g = *f;
+  int rc = g.spec[0] ? strata__func_resolve(&g) : 0;
+  if (rc) return rc;
+  r->f[what][r->n[what]++] = g;
+  if (what != STRATA_FN_KERNEL || !cs->chip) return 0;
   uint32_t id;
-  return strata_chip_register_kernel(cs->chip, f->name, (strata_kernel_fn)f->fn,
-                                     (strata_core_kind)f->kind, &id);
+  return strata_chip_register_kernel(cs->chip, g.name, (strata_kernel_fn)g.fn,
+                                     (strata_core_kind)g.kind, &id);
+}
+
+/* Every inherited callable is resolved again here (by name where it has a
+ * spec) and kernels are registered with this chip. */
+static int adopt_registry(child_state *cs, char *msg, size_t len) {
+  strata__registry *r = &cs->n->reg, inherited = *r;
+  int rc = 0;
+  memset(r->n, 0, sizeof(r->n));
+  for (uint32_t k = 0; k < STRATA_FN_KINDS && rc == 0; k++)
+    for (uint32_t i = 0; i < inherited.n[k] && rc == 0; i++) rc = add_func(cs, k, &inherited.f[k][i]);
+  if (rc) snprintf(msg, len, "registering callables: %s", strata_last_error());
+  return rc;
 }
 
 static int chip_init(child_state *cs, char *msg, size_t len) {
   const strata__child *ch = &cs->n->child[cs->c];
-  uint32_t delay = strata__fault_init_delay_ms(ch->index);
+  uint32_t rank = cs->n->rank_base + ch->first_chip; /* numbered across the tree */
+  uint32_t delay = strata__fault_init_delay_ms(rank);
   if (delay) strata__sleep_ms(delay);
-  if (fault_rank_listed("STRATA_FAULT_INIT_CRASH", ch->index)) raise(SIGKILL);
-  if (fault_rank_listed("STRATA_FAULT_INIT_FAIL", ch->index))
+  if (fault_rank_listed("STRATA_FAULT_INIT_CRASH", rank)) raise(SIGKILL);
+  if (fault_rank_listed("STRATA_FAULT_INIT_FAIL", rank))
     return snprintf(msg, len, "injected init failure (STRATA_FAULT_INIT_FAIL)"), STRATA_EINVAL;
   int rc = strata_chip_create(&cs->n->cfg.chip, &cs->chip);
   if (rc) return snprintf(msg, len, "chip runtime: %s", strata_last_error()), rc;
   cs->slice_bytes = cs->n->cfg.devmem_bytes;
-  cs->slice = cs->n->devmem + (size_t)ch->index * cs->slice_bytes;
-  strata__registry *r = &cs->n->reg;
-  uint32_t nk = r->n[STRATA_REG_KERNEL];
-  r->n[STRATA_REG_KERNEL] = 0; /* re-register in order: the same ids as the parent */
-  for (uint32_t i = 0; i < nk && rc == 0; i++) rc = register_one(cs, STRATA_REG_KERNEL, &r->f[0][i]);
-  if (rc) snprintf(msg, len, "registering kernels: %s", strata_last_error());
+  cs->slice = cs->n->devmem + (size_t)ch->first_chip * cs->slice_bytes;
+  return adopt_registry(cs, msg, len);
+}
+
+/* A next-level worker over this child's share of the inherited device
+ * memory; its init forks and readies its whole subtree. */
+static int worker_init(child_state *cs, char *msg, size_t len) {
+  const strata__child *ch = &cs->n->child[cs->c];
+  int rc = adopt_registry(cs, msg, len);
+  if (rc == 0)
+    rc = strata__worker_child_create(cs->n, ch, &cs->worker);
+  if (rc == 0) rc = strata_node_init(cs->worker);
+  if (rc) snprintf(msg, len, "%s", strata_last_error());
+  size_t count = 0;
+  if (rc == 0) strata_node_tree_pids(cs->worker, (pid_t *)(void *)cs->mb->blob,
+                                     STRATA_MAX_TREE_PIDS, &count);
+  cs->mb->result = count;
   return rc;
 }
 
 /* ---- tasks ------------------------------------------------------------------------- */
+static int run_chip_task(child_state *cs, strata_args *args, char *msg, size_t len) {
+  strata_run_info info;
+  strata_orch_fn fn = (strata_orch_fn)cs->n->reg.f[STRATA_FN_ORCH][cs->mb->command].fn;
+  int rc = strata_chip_run(cs->chip, fn, args, &info);
+  snprintf(msg, len, "%s", info.message);
+  return rc;
+}
+
+static int run_worker_task(child_state *cs, strata_args *args, char *msg, size_t len) {
+  strata_node_run_info info;
+  strata_node_orch_fn fn =
+      (strata_node_orch_fn)cs->n->reg.f[STRATA_FN_LEVEL_ORCH][cs->mb->command].fn;
+  int rc = strata_node_run(cs->worker, fn, args, &info);
+  snprintf(msg, len, "%s", info.message);
+  return rc;
+}
+
 static void run_task(child_state *cs) {
   strata__mailbox *mb = cs->mb;
   strata_args args;
@@ -217,13 +267,13 @@ static void run_task(child_state *cs) {
   char msg[256] = "";
   int rc;
   if (cs->chip) {
-    strata_run_info info;
-    rc = strata_chip_run(cs->chip, (strata_orch_fn)cs->n->reg.f[STRATA_REG_ORCH][mb->command].fn,
-                         &args, &info);
-    snprintf(msg, sizeof(msg), "%s", info.message);
+    rc = run_chip_task(cs, &args, msg, sizeof(msg));
+  } else if (cs->worker) {
+    rc = run_worker_task(cs, &args, msg, sizeof(msg));
   } else {
-    strata_sub_fn fn = (strata_sub_fn)cs->n->reg.f[STRATA_REG_SUB][mb->command].fn;
+    strata_sub_fn fn = (strata_sub_fn)cs->n->reg.f[STRATA_FN_SUB][mb->command].fn;
     rc = fn(&args, msg, sizeof(msg));
+    if (rc && !msg[0]) snprintf(msg, sizeof(msg), "sub function returned %d", rc);
   }
   mb->elapsed_ns = strata__now_ns() - t0;
   reply(cs, STRATA_MB_TASK_DONE, rc, msg);
@@ -243,22 +293,17 @@ static int control_copy(child_state *cs, int to_dev, char *msg, size_t len) {
   return 0;
 }
 
-static strata__ctl_hook ctl_hook; /* set by src/comm before any fork */
-
-void strata__node_set_ctl_hook(strata__ctl_hook hook) { ctl_hook = hook; }
-
-static int control_comm(child_state *cs, char *msg, size_t len) {
+static int control_ext(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
-  if (!ctl_hook)
-    return snprintf(msg, len, "control %u needs the comm layer, which this program does "
-                    "not link", mb->command), STRATA_ENOSYS;
-  return ctl_hook(cs->chip, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
+  const strata__ext_ops *ops = (const strata__ext_ops *)(uintptr_t)mb->ext;
+  if (!ops || !ops->child_control || !cs->chip)
+    return snprintf(msg, len, "control %u is an extension control for chip children",
+                    mb->command), STRATA_EINVAL;
+  return ops->child_control(cs->chip, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
 }
 
-static int control_dispatch(child_state *cs, char *msg, size_t len) {
+static int control_memory(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
-  const char *d = getenv("STRATA_FAULT_CONTROL_DELAY_MS");
-  if (d) strata__sleep_ms((uint32_t)strtoul(d, NULL, 10));
   switch (mb->command) {
     case STRATA_CTL_MALLOC: {
       int rc = dev_alloc(cs, mb->arg[0], &mb->result);
@@ -271,13 +316,58 @@ static int control_dispatch(child_state *cs, char *msg, size_t len) {
       return snprintf(msg, len, "free of %#llx: not an allocation of this chip",
                       (unsigned long long)mb->arg[0]), STRATA_EINVAL;
     case STRATA_CTL_COPY_TO: return control_copy(cs, 1, msg, len);
-    case STRATA_CTL_COPY_FROM: return control_copy(cs, 0, msg, len);
+    default: return control_copy(cs, 0, msg, len);
+  }
+}
+
+/* A worker child forwards device-memory controls to its own chip arg[2]
+ * (MALLOC: arg[1]) and records the error's path. */
+static int control_forward(child_state *cs, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  strata_node *w = cs->worker;
+  void *p = NULL, *dev = (void *)(uintptr_t)mb->arg[0];
+  size_t bytes = (size_t)mb->arg[1];
+  int rc;
+  switch (mb->command) {
+    case STRATA_CTL_MALLOC:
+      rc = strata_node_malloc(w, (uint32_t)mb->arg[1], (size_t)mb->arg[0], &p);
+      mb->result = (uint64_t)(uintptr_t)p;
+      break;
+    case STRATA_CTL_FREE: rc = strata_node_free(w, (uint32_t)mb->arg[1], dev); break;
+    case STRATA_CTL_COPY_TO:
+      rc = strata_node_copy_to(w, (uint32_t)mb->arg[2], dev, mb->blob, bytes);
+      break;
+    default: rc = strata_node_copy_from(w, (uint32_t)mb->arg[2], mb->blob, dev, bytes); break;
+  }
+  if (rc) snprintf(msg, len, "%s", strata_last_error());
+  return rc;
+}
+
+static int control_register(child_state *cs, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  const strata__func *f = (const strata__func *)(void *)mb->blob;
+  uint32_t id;
+  int rc = cs->worker ? strata__worker_register(cs->worker, (uint32_t)mb->arg[0], f, &id)
+                      : add_func(cs, (uint32_t)mb->arg[0], f);
+  if (rc) snprintf(msg, len, "registering '%s': %s", f->name, strata_last_error());
+  return rc;
+}
+
+static int control_dispatch(child_state *cs, char *msg, size_t len) {
+  strata__mailbox *mb = cs->mb;
+  const char *d = getenv("STRATA_FAULT_CONTROL_DELAY_MS");
+  if (d) strata__sleep_ms((uint32_t)strtoul(d, NULL, 10));
+  switch (mb->command) {
+    case STRATA_CTL_MALLOC:
+    case STRATA_CTL_FREE:
+    case STRATA_CTL_COPY_TO:
+    case STRATA_CTL_COPY_FROM:
+      return cs->worker ? control_forward(cs, msg, len) : control_memory(cs, msg, len);
     case STRATA_CTL_PREPARE: return 0;
-    case STRATA_CTL_REGISTER:
-      return register_one(cs, (uint32_t)mb->arg[0], (const strata__func *)(void *)mb->blob);
+    case STRATA_CTL_REGISTER: return control_register(cs, msg, len);
     case STRATA_CTL_COMM_INIT:
     case STRATA_CTL_ALLOC_DOMAIN:
-    case STRATA_CTL_RELEASE_DOMAIN: return control_comm(cs, msg, len);
+    case STRATA_CTL_RELEASE_DOMAIN: return control_ext(cs, msg, len);
     default:
       return snprintf(msg, len, "control %u is not implemented by this child", mb->command),
              STRATA_ENOSYS;
@@ -313,10 +403,14 @@ void strata__child_main(strata_node *n, uint32_t c) {
   cs->c = c;
   cs->mb = strata__mbox(n, c);
   char msg[256] = "";
-  int rc = n->child[c].kind == STRATA_CHILD_CHIP ? chip_init(cs, msg, sizeof(msg)) : 0;
+  strata_child_kind kind = n->child[c].kind;
+  int rc = kind == STRATA_CHILD_CHIP     ? chip_init(cs, msg, sizeof(msg))
+           : kind == STRATA_CHILD_WORKER ? worker_init(cs, msg, sizeof(msg))
+                                         : adopt_registry(cs, msg, sizeof(msg));
   reply(cs, rc ? STRATA_MB_INIT_FAILED : STRATA_MB_INIT_DONE, rc, msg);
   if (rc == 0) serve(cs);
   if (cs->chip) strata_chip_destroy(cs->chip);
+  strata_node_close(cs->worker); /* its subtree: SHUTDOWN, reap */
   strata__event_signal(&n->hdr->parent_ev); /* speed up the parent's reaping */
   _exit(rc ? 1 : 0);
 }

@@ -1,0 +1,105 @@
+/* deps.c - the level engine's hashed dependency index (SPEC §3, as the chip
+ * tensormap): entries (buffer base, [start, end), task, read|write) hashed
+ * by base. A lookup walks one bucket, pruning entries of finished tasks; a
+ * write drops the entries it covers. So the cost of a submit depends on the
+ * live accesses of the buffers it names, not on the size of the graph.
+ * Parent-only: the event loop's thread owns it. */
+#include <string.h>
+
+#include "level/level_int.h"
+
+#define DX_BUCKETS 4096u
+#define DX_CHUNK 1024u
+
+static void entry_put(strata__depindex *d, strata__dentry *e) {
+  e->next = d->free_list;
+  d->free_list = e;
+  d->nfree++;
+}
+
+int strata__deps_init(strata__depindex *d) {
+  memset(d, 0, sizeof(*d));
+  d->buckets = strata__calloc(DX_BUCKETS, sizeof(*d->buckets));
+  if (!d->buckets) return STRATA_ENOMEM;
+  d->nbuckets = DX_BUCKETS;
+  return 0;
+}
+
+void strata__deps_destroy(strata__depindex *d) {
+  for (size_t i = 0; i < d->nchunks; i++) strata__free(d->chunks[i]);
+  strata__free(d->chunks);
+  strata__free(d->buckets);
+  memset(d, 0, sizeof(*d));
+}
+
+static int grow(strata__depindex *d) {
+  if (strata__array_grow(&d->chunks, &d->chunk_cap, d->nchunks, sizeof(void *), 16))
+    return STRATA_ENOMEM;
+  strata__dentry *blk = strata__calloc(DX_CHUNK, sizeof(*blk));
+  if (!blk) return STRATA_ENOMEM;
+  d->chunks[d->nchunks++] = blk;
+  for (uint32_t i = 0; i < DX_CHUNK; i++) entry_put(d, &blk[i]);
+  return 0;
+}
+
+int strata__deps_reserve(strata__depindex *d, size_t n) {
+  while (d->nfree < n)
+    if (grow(d) != 0) return STRATA_ENOMEM;
+  return 0;
+}
+
+static strata__dentry **bucket(strata__depindex *d, uintptr_t base) {
+  uintptr_t h = (base >> 6) * 0x9E3779B97F4A7C15ull;
+  return &d->buckets[(h >> 20) & (d->nbuckets - 1)];
+}
+
+/* A finished task's accesses no longer order anything, except a FAILED
+ * one's: its late consumers must still be found, to be poisoned. */
+static int live(const strata__dentry *e) {
+  return e->task->state < STRATA_NT_DONE || e->task->state == STRATA_NT_FAILED;
+}
+
+static int conflicts(const strata__dentry *e, uintptr_t base, uintptr_t s, uintptr_t end,
+                     int write) {
+  return e->base == base && e->start < end && s < e->end && (write || e->write);
+}
+
+int strata__deps_lookup(strata__depindex *d, const strata_tensor *t, int write, uint64_t mark,
+                        strata__ltask ***out, size_t *n, size_t *cap) {
+  uintptr_t base = (uintptr_t)t->base, s = (uintptr_t)t->data, end = s + t->bytes;
+  strata__dentry **pp = bucket(d, base);
+  while (*pp) {
+    strata__dentry *e = *pp;
+    if (!live(e)) {
+      *pp = e->next;
+      entry_put(d, e);
+      continue;
+    }
+    pp = &e->next;
+    if (!conflicts(e, base, s, end, write) || e->task->mark == mark) continue;
+    if (strata__array_grow(out, cap, *n, sizeof(**out), 16)) return -1;
+    e->task->mark = mark;
+    (*out)[(*n)++] = e->task;
+  }
+  return 0;
+}
+
+void strata__deps_record(strata__depindex *d, const strata_tensor *t, int write,
+                         strata__ltask *task) {
+  uintptr_t base = (uintptr_t)t->base, s = (uintptr_t)t->data, end = s + t->bytes;
+  strata__dentry **head = bucket(d, base);
+  for (strata__dentry **pp = head; write && *pp;) { /* drop entries this write covers */
+    strata__dentry *e = *pp;
+    if (e->base == base && e->start >= s && e->end <= end && e->task != task) {
+      *pp = e->next;
+      entry_put(d, e);
+    } else {
+      pp = &e->next;
+    }
+  }
+  strata__dentry *e = d->free_list;
+  d->free_list = e->next;
+  d->nfree--;
+  *e = (strata__dentry){*head, base, s, end, task, write};
+  *head = e;
+}

@@ -1,0 +1,378 @@
+/* level_int.h - private structures of the level engine (SPEC §3): one
+ * worker type for every level from L3 up. A level worker's children are
+ * chips (L2 runtimes), subs (CPU functions) and next-level workers (a forked
+ * level-(N-1) worker with its own children); the level is a label, nothing
+ * branches on it.
+ *
+ * DESIGN
+ * Processes: a worker forks every child before it starts any thread (its
+ * death-watcher thread starts after the forks). A worker child builds its own
+ * worker from the configuration it inherited and initialises it (forking its
+ * own subtree) before it reports INIT_DONE, so a parent sees INIT_DONE only
+ * once the whole subtree is ready. The root maps the control segment of its
+ * children and one device-memory mapping for every leaf chip of the tree;
+ * descendants inherit it, so a device address is valid in every process of
+ * the tree and dependencies at any level are address-range overlaps.
+ *
+ * The parent is one event loop (loop.c): harvest replies, reap deaths (the
+ * watcher thread wakes the loop through parent_ev), fail requests whose
+ * deadline passed (naming a stopped child as the culprit), send queued
+ * controls, dispatch READY tasks. Blocking calls (controls, scope ends,
+ * drains) queue a request and run the loop until it completes or its
+ * deadline passes; nothing called from a phase runs the loop again.
+ *
+ * Mailbox protocol (one request in flight per child):
+ *   parent: fill command/args/blob, store_release(state, TASK_READY or
+ *           CONTROL_REQUEST or SHUTDOWN), signal child_ev;
+ *   child:  load_acquire(state), execute, fill error_code/result/errmsg,
+ *           store_release(state, TASK_DONE or CONTROL_DONE), signal the
+ *           header's parent_ev;
+ *   parent: load_acquire(state) sees the reply, reads it, stores IDLE.
+ * At start-up the child stores INIT_DONE or INIT_FAILED the same way.
+ */
+#ifndef STRATA_LEVEL_INT_H
+#define STRATA_LEVEL_INT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "level/level_ext.h"
+#include "platform/atomics.h"
+#include "platform/event.h"
+#include "platform/platform_int.h"
+#include "strata/node.h"
+
+/* ---- mailbox states and controls (SPEC §3) ---------------------------------- */
+enum strata__mbox_state {
+  STRATA_MB_IDLE = 0,
+  STRATA_MB_TASK_READY = 1,
+  STRATA_MB_TASK_DONE = 2,
+  STRATA_MB_SHUTDOWN = 3,
+  STRATA_MB_CONTROL_REQUEST = 4,
+  STRATA_MB_CONTROL_DONE = 5,
+  STRATA_MB_INIT_DONE = 6,
+  STRATA_MB_INIT_FAILED = 7
+};
+
+enum strata__control {
+  STRATA_CTL_MALLOC = 1,
+  STRATA_CTL_FREE,
+  STRATA_CTL_COPY_TO,
+  STRATA_CTL_COPY_FROM,
+  STRATA_CTL_PREPARE,
+  STRATA_CTL_REGISTER,
+  STRATA_CTL_UNREGISTER
+  /* 8..10: the extension controls of level_ext.h */
+};
+
+#define STRATA_MBOX_MAGIC 0x53544d42u /* "STMB" */
+#define STRATA_MBOX_VERSION 2u
+#define STRATA_MBOX_BYTES (64u * 1024u)
+#define STRATA_MAX_TREE_PIDS 256 /* pids a worker child reports of its subtree */
+
+/* One child's mailbox, STRATA_MBOX_BYTES long, in the control segment. */
+typedef struct strata__mailbox {
+  /* written once by the parent before fork */
+  uint32_t magic, version, kind, index;
+  /* the state word: see the protocol above for who stores which value */
+  _Alignas(64) _Atomic uint32_t state;
+  strata__event child_ev;          /* parent signals after storing state */
+  /* request: parent writes before TASK_READY / CONTROL_REQUEST (release) */
+  _Alignas(64) uint32_t command;   /* control code, or function id of a task */
+  uint64_t task_id;
+  uint64_t arg[4];                 /* control arguments (sizes, addresses) */
+  uint64_t ext;                    /* extension controls: its ops (same image) */
+  uint32_t blob_len;
+  /* reply: child writes before TASK_DONE / CONTROL_DONE / INIT_* (release) */
+  _Alignas(64) int32_t error_code;
+  uint64_t result;
+  uint64_t elapsed_ns;
+  char errmsg[256];
+  /* request or reply payload: task args, copy data, registrations, the
+   * subtree's pids at INIT_DONE */
+  _Alignas(64) unsigned char blob[];
+} strata__mailbox;
+
+#define STRATA_MBOX_BLOB_BYTES (STRATA_MBOX_BYTES - offsetof(strata__mailbox, blob))
+_Static_assert(offsetof(strata__mailbox, state) % 64 == 0, "state word on its own line");
+_Static_assert(offsetof(strata__mailbox, command) % 64 == 0, "request on its own line");
+_Static_assert(offsetof(strata__mailbox, error_code) % 64 == 0, "reply on its own line");
+_Static_assert(offsetof(strata__mailbox, blob) <= 4096, "header within the first page");
+_Static_assert(sizeof(strata_args) <= STRATA_MBOX_BLOB_BYTES, "task args fit the blob");
+
+/* Start of the control segment. Written by the parent before fork, except
+ * parent_ev (any child signals it after a reply; the watcher after a death). */
+typedef struct strata__node_hdr {
+  uint32_t magic, version, nchildren;
+  pid_t parent_pid;
+  strata__event parent_ev;
+} strata__node_hdr;
+
+#define STRATA_NODE_HDR_BYTES 4096u
+_Static_assert(sizeof(strata__node_hdr) <= STRATA_NODE_HDR_BYTES, "header fits a page");
+
+/* ---- registry: callables by name (copied into children by fork, extended by
+ * REGISTER). A spec names where a child finds the function itself:
+ * "symbol" of the running binary or "library.so:symbol". ------------------- */
+typedef struct strata__func {
+  char name[32];
+  char spec[160];                  /* "" = registered by pointer (same image) */
+  void (*fn)(void);                /* cast back to the registered type */
+  uint32_t kind;                   /* core kind for kernels */
+} strata__func;
+
+typedef struct strata__registry {
+  strata__func f[STRATA_FN_KINDS][STRATA_NODE_MAX_FUNCS];
+  uint32_t n[STRATA_FN_KINDS];
+} strata__registry;
+
+/* ---- requests ------------------------------------------------------------------ */
+/* A control on its way to one child: queued, sent when the child is ready and
+ * idle, completed by the loop's harvest (or failed when the child dies). */
+typedef struct strata__ctl {
+  uint32_t ctl, blob_len;
+  uint64_t arg[4];
+  const strata__ext_ops *ext;      /* extension controls only */
+  const void *blob;                /* request payload (copied when sent) */
+  void *out;                       /* COPY_FROM: where the reply payload goes */
+  uint64_t result;
+  int status, done;
+  char msg[384];
+  strata__ext_done_fn cb;          /* called once done; may free its ctx */
+  void *cb_ctx;
+  struct strata__ctl *next;
+  int owned;                       /* freed by the loop once done */
+} strata__ctl;
+
+/* ---- tasks of a run --------------------------------------------------------------- */
+enum { STRATA_LT_CHILD = 0, STRATA_LT_GROUP, STRATA_LT_SUB };
+enum { STRATA_NT_PENDING = 0, STRATA_NT_READY, STRATA_NT_RUNNING, STRATA_NT_DONE, STRATA_NT_FAILED };
+
+typedef struct strata__lmember {
+  uint32_t target;                 /* child index; subs: assigned at dispatch */
+  uint32_t fn;                     /* function id in the registry */
+  strata_args args;
+} strata__lmember;
+
+typedef struct strata__ltask {
+  uint64_t id;
+  uint8_t kind, state, poisoned, depth;
+  int status;
+  uint32_t nmembers, ndone, npending;
+  uint64_t mark;                   /* dedup stamp while a later task collects producers */
+  strata__lmember *m;
+  struct strata__ltask **dependents;
+  size_t ndependents, cap_dependents;
+  struct strata__ltask *next;      /* ready-queue link */
+  char *msg;                       /* first member failure (allocated), or NULL */
+} strata__ltask;
+
+typedef struct strata__tqueue {
+  strata__ltask *head, *tail;
+} strata__tqueue;
+
+/* ---- the hashed dependency index (deps.c) --------------------------------------- */
+typedef struct strata__dentry {
+  struct strata__dentry *next;
+  uintptr_t base, start, end;
+  strata__ltask *task;
+  int write;
+} strata__dentry;
+
+typedef struct strata__depindex {
+  strata__dentry **buckets;
+  uint32_t nbuckets;
+  strata__dentry *free_list;
+  size_t nfree;
+  void **chunks;
+  size_t nchunks, chunk_cap;
+} strata__depindex;
+
+/* ---- parent-side view of a child ---------------------------------------------------- */
+typedef struct strata__child {
+  pid_t pid;
+  int pidfd;
+  strata_child_kind kind;
+  uint32_t index;                  /* chip rank, sub index or worker index */
+  uint32_t first_chip, nchips;     /* leaf chips of its subtree (flat numbering) */
+  int alive, wstatus, ready, init_failed;
+  int lost;                        /* its death was handled by the loop */
+  int killed_for;                  /* 0, or why we killed it (KILL_*) */
+  /* the one request in flight */
+  int busy;                        /* 0, BUSY_TASK, BUSY_CTL */
+  strata__ltask *task;
+  uint32_t member;
+  strata__ctl *ctl;
+  uint64_t start_ns;
+  /* queues */
+  strata__ctl *ctl_head, *ctl_tail;
+  strata__tqueue rq;               /* READY tasks directed at this child */
+  pid_t tree[STRATA_MAX_TREE_PIDS];/* worker children: the pids of its subtree */
+  uint32_t ntree;
+  char path[96];                   /* "L4 child 1", "chip 0", "sub 1" */
+} strata__child;
+
+enum { BUSY_NONE = 0, BUSY_TASK, BUSY_CTL };
+enum { KILL_NONE = 0, KILL_DEADLINE, KILL_STOPPED, KILL_TEARDOWN };
+
+/* ---- an extension attached to a worker (level_ext.h) ---------------------------- */
+typedef struct strata__ext_slot {
+  const strata__ext_ops *ops;
+  void *ctx;
+} strata__ext_slot;
+#define STRATA_MAX_EXT 4
+
+/* ---- a run (parent only) ------------------------------------------------------------ */
+typedef struct strata__nbuf {
+  void *dev;
+  uint32_t chip;
+} strata__nbuf;
+
+typedef struct strata__nscope {
+  uint64_t open;                   /* unfinished tasks submitted at this depth or deeper */
+  strata__nbuf *bufs;              /* strata_node_orch_alloc buffers to free */
+  size_t nbufs, cap;
+} strata__nscope;
+
+typedef struct strata__run {
+  int active;                      /* inside strata_node_run */
+  strata__ltask **tasks;           /* by id - 1 */
+  size_t ntasks, cap_tasks;
+  uint64_t completed, failed, poisoned, mark;
+  int first_error;
+  char first_msg[640];
+  strata__depindex deps;
+  strata__ltask **scratch;         /* producers of the task being submitted */
+  size_t nscratch, cap_scratch;
+  strata__tqueue subs, groups;
+  strata__nscope scopes[STRATA_MAX_SCOPE_DEPTH + 1];
+  uint32_t depth;
+  uint64_t last_progress_ns;
+} strata__run;
+
+struct strata_node_orch {
+  struct strata_node *node;
+};
+
+struct strata_node {
+  strata_node_config cfg;          /* resolved */
+  strata_node_config wcfg[STRATA_MAX_LEVEL]; /* configs of the levels below (worker_cfg chain) */
+  uint32_t nwcfg;
+  strata__registry reg;
+  int initialized, broken;
+  uint32_t total_chips;            /* leaf chips of this subtree */
+  uint32_t rank_base;              /* tree-wide number of this subtree's first chip */
+  uint64_t init_deadline;
+  const char *path;                /* prefix naming this worker in messages ("" at the root) */
+  char path_buf[96];
+  /* shared mappings */
+  void *ctl;
+  size_t ctl_bytes;
+  strata__node_hdr *hdr;
+  unsigned char *devmem;           /* this subtree's leaf chips, contiguous */
+  size_t devmem_bytes;
+  int devmem_owned;                /* mapped here (root), else inherited */
+  strata__child child[STRATA_NODE_MAX_CHILDREN];
+  uint32_t nchildren;
+  /* death watcher (process.c) */
+  _Atomic uint32_t deaths;         /* watcher sets, loop clears */
+  _Atomic uint32_t watcher_stop;
+  int watch_efd;
+  pthread_t watcher;
+  int watcher_started;
+  /* the run */
+  strata_node_orch orch;
+  strata__run run;
+  strata__ext_slot ext[STRATA_MAX_EXT];
+};
+
+/* ---- transport.c: the mailbox, parent side (post and read only) ---- */
+STRATA_HIDDEN strata__mailbox *strata__mbox(strata_node *n, uint32_t c);
+STRATA_HIDDEN void strata__post_task(strata_node *n, uint32_t c, const strata__ltask *t,
+                                     uint32_t member);
+STRATA_HIDDEN void strata__post_control(strata_node *n, uint32_t c, const strata__ctl *q);
+STRATA_HIDDEN void strata__post_shutdown(strata_node *n, uint32_t c);
+/* The child's reply state (acquire), or IDLE. */
+STRATA_HIDDEN uint32_t strata__read_state(strata_node *n, uint32_t c);
+/* Copy the reply of a finished control into q and free the mailbox. */
+STRATA_HIDDEN void strata__read_control(strata_node *n, uint32_t c, strata__ctl *q);
+/* The reply of a finished task: status and message; frees the mailbox. */
+STRATA_HIDDEN int strata__read_task(strata_node *n, uint32_t c, char *msg, size_t len);
+/* Reset a child that reported INIT_DONE to IDLE, keeping the pids it listed. */
+STRATA_HIDDEN void strata__read_init(strata_node *n, uint32_t c);
+
+/* ---- process.c ---- */
+STRATA_HIDDEN int strata__spawn_children(strata_node *n);
+STRATA_HIDDEN int strata__watcher_start(strata_node *n);
+STRATA_HIDDEN void strata__watcher_stop(strata_node *n);
+/* Reap dead children (non-blocking); returns how many died. */
+STRATA_HIDDEN int strata__reap(strata_node *n);
+STRATA_HIDDEN void strata__teardown(strata_node *n);
+STRATA_HIDDEN int strata__child_stopped(const strata__child *ch);
+STRATA_HIDDEN void strata__child_died_msg(const strata_node *n, uint32_t c, const char *during,
+                                          char *buf, size_t len);
+/* "L4 child 1 (pid N)" / "chip 0 (pid N)", with this worker's path. */
+STRATA_HIDDEN const char *strata__child_name(const strata_node *n, uint32_t c, char *buf,
+                                             size_t len);
+
+/* ---- child.c (runs in the child process) ---- */
+STRATA_HIDDEN void strata__child_main(strata_node *n, uint32_t c) __attribute__((noreturn));
+STRATA_HIDDEN uint32_t strata__fault_init_delay_ms(uint32_t rank);
+
+/* ---- lconfig.c ---- */
+/* Resolve cfg and the levels below it into out[0..*levels). */
+STRATA_HIDDEN int strata__config_chain(const strata_node_config *cfg, strata_node_config *out,
+                                       uint32_t *levels);
+/* Leaf chips of a tree of that shape. */
+STRATA_HIDDEN uint32_t strata__config_chips(const strata_node_config *chain, uint32_t levels);
+
+/* ---- worker.c ---- */
+/* In a worker child: the next-level worker for child ch of parent. */
+STRATA_HIDDEN int strata__worker_child_create(const strata_node *parent, const strata__child *ch,
+                                              strata_node **out);
+/* Register f (kind what) in w and its children; *id its id. */
+STRATA_HIDDEN int strata__worker_register(strata_node *w, uint32_t what, const strata__func *f,
+                                          uint32_t *id);
+
+/* ---- callable.c ---- */
+STRATA_HIDDEN int strata__func_resolve(strata__func *f);
+
+/* ---- loop.c: the event loop ---- */
+typedef int (*strata__until_fn)(strata_node *n, void *arg);
+/* Run the loop until until(n, arg) holds (0) or the deadline passes
+ * (ETIMEDOUT with `what` in the message). */
+STRATA_HIDDEN int strata__loop_until(strata_node *n, strata__until_fn until, void *arg,
+                                     uint64_t deadline, const char *what);
+/* One pass of the loop without waiting (after a submit). */
+STRATA_HIDDEN void strata__loop_poll(strata_node *n);
+/* Queue a control for child c (sent when it is ready and idle). */
+STRATA_HIDDEN void strata__ctl_queue(strata_node *n, uint32_t c, strata__ctl *q);
+/* Queue a control and run the loop until it completes; returns its status. */
+STRATA_HIDDEN int strata__ctl_sync(strata_node *n, uint32_t c, strata__ctl *q);
+/* Fail what is queued on or running in child c (it died). */
+STRATA_HIDDEN void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg);
+
+/* ---- tasks.c: submit, ready queues, completion ---- */
+STRATA_HIDDEN void strata__task_member_done(strata_node *n, strata__ltask *t, int status,
+                                            const char *msg);
+STRATA_HIDDEN void strata__task_fail_all(strata_node *n, strata__ltask *t, int status,
+                                         const char *msg);
+STRATA_HIDDEN void strata__run_error(strata_node *n, int status, const char *msg);
+STRATA_HIDDEN void strata__tq_push(strata__tqueue *q, strata__ltask *t);
+STRATA_HIDDEN strata__ltask *strata__tq_pop(strata__tqueue *q);
+STRATA_HIDDEN void strata__run_free(strata_node *n);
+
+/* ---- deps.c ---- */
+STRATA_HIDDEN int strata__deps_init(strata__depindex *d);
+STRATA_HIDDEN void strata__deps_destroy(strata__depindex *d);
+/* Mark (t->mark = mark) and append to *out the live tasks whose recorded
+ * accesses conflict with (t, write); -1 on allocation failure. */
+STRATA_HIDDEN int strata__deps_lookup(strata__depindex *d, const strata_tensor *t, int write,
+                                      uint64_t mark, strata__ltask ***out, size_t *n,
+                                      size_t *cap);
+STRATA_HIDDEN int strata__deps_reserve(strata__depindex *d, size_t n);
+/* Record an access; never fails after a reserve. */
+STRATA_HIDDEN void strata__deps_record(strata__depindex *d, const strata_tensor *t, int write,
+                                       strata__ltask *task);
+
+#endif

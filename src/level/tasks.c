@@ -1,0 +1,303 @@
+/* tasks.c - the tasks of a level run: all-or-nothing submit (directed child
+ * tasks, groups, sub tasks), dependencies from the hashed index and explicit
+ * deps, ready queues (one per child, one for subs, one for groups),
+ * completion, poisoning and the run's first error.
+ *
+ * DESIGN: parent-only, on the thread that runs the orchestration and the
+ * loop. A submit first does everything that can fail - validation, edge
+ * capacity in each producer, the task itself, index entries, the task table
+ * - and only then links the task in; a failure leaves the graph as it was
+ * and becomes the run's error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "level/level_int.h"
+
+/* ---- queues ------------------------------------------------------------------ */
+void strata__tq_push(strata__tqueue *q, strata__ltask *t) {
+  t->next = NULL;
+  if (q->tail) q->tail->next = t;
+  else q->head = t;
+  q->tail = t;
+}
+
+strata__ltask *strata__tq_pop(strata__tqueue *q) {
+  strata__ltask *t = q->head;
+  if (t) q->head = t->next;
+  if (!q->head) q->tail = NULL;
+  return t;
+}
+
+/* ---- completion ------------------------------------------------------------------ */
+void strata__run_error(strata_node *n, int status, const char *msg) {
+  strata__run *r = &n->run;
+  if (r->first_error || !status) return;
+  r->first_error = status;
+  snprintf(r->first_msg, sizeof(r->first_msg), "%s", msg);
+}
+
+static void make_ready(strata_node *n, strata__ltask *t) {
+  strata__run *r = &n->run;
+  t->state = STRATA_NT_READY;
+  if (t->kind == STRATA_LT_SUB) strata__tq_push(&r->subs, t);
+  else if (t->kind == STRATA_LT_GROUP) strata__tq_push(&r->groups, t);
+  else strata__tq_push(&n->child[t->m[0].target].rq, t);
+}
+
+static void complete(strata_node *n, strata__ltask *t, int status, const char *msg);
+
+static void release_dependents(strata_node *n, strata__ltask *t) {
+  for (size_t i = 0; i < t->ndependents; i++) {
+    strata__ltask *d = t->dependents[i];
+    if (t->state == STRATA_NT_FAILED) d->poisoned = 1;
+    if (--d->npending > 0) continue;
+    if (d->poisoned) complete(n, d, STRATA_TASK_POISONED, "skipped: a task it depends on failed");
+    else make_ready(n, d);
+  }
+}
+
+static void complete(strata_node *n, strata__ltask *t, int status, const char *msg) {
+  strata__run *r = &n->run;
+  t->status = status;
+  t->state = status ? STRATA_NT_FAILED : STRATA_NT_DONE;
+  r->completed++;
+  r->last_progress_ns = strata__now_ns();
+  for (uint32_t d = 0; d <= t->depth; d++) r->scopes[d].open--;
+  if (status == STRATA_TASK_POISONED) r->poisoned++;
+  else if (status) r->failed++;
+  if (status && status != STRATA_TASK_POISONED && !r->first_error) {
+    char m[640];
+    snprintf(m, sizeof(m), "%s task #%llu: %s", n->path[0] ? n->path : "level",
+             (unsigned long long)t->id, msg);
+    strata__run_error(n, status, m);
+  }
+  release_dependents(n, t);
+}
+
+void strata__task_member_done(strata_node *n, strata__ltask *t, int status, const char *msg) {
+  if (status && !t->status) {
+    t->status = status;
+    strata__free(t->msg);
+    size_t len = strlen(msg) + 1;
+    t->msg = strata__calloc(1, len);
+    if (t->msg) memcpy(t->msg, msg, len);
+  }
+  if (++t->ndone == t->nmembers) complete(n, t, t->status, t->msg ? t->msg : "failed");
+}
+
+void strata__task_fail_all(strata_node *n, strata__ltask *t, int status, const char *msg) {
+  t->state = STRATA_NT_RUNNING;
+  while (t->ndone < t->nmembers) strata__task_member_done(n, t, status, msg);
+}
+
+/* ---- submit -------------------------------------------------------------------- */
+static int bad(strata_node *n, int status, const char *what) {
+  char m[640];
+  snprintf(m, sizeof(m), "%s submit rejected: %s", n->path[0] ? n->path : "level", what);
+  strata__run_error(n, status, m); /* a rejected submit is the run's error too */
+  return strata__fail(status, "%s", m);
+}
+
+static int check_args(strata_node *n, const strata_args *a) {
+  if (!a || a->error) return bad(n, STRATA_INVALID_ARGS, "missing or overflowing args");
+  uintptr_t lo = (uintptr_t)n->devmem, hi = lo + n->devmem_bytes;
+  for (uint32_t i = 0; i < a->ntensors; i++) {
+    uintptr_t d = (uintptr_t)a->tensors[i].data;
+    if (a->tags[i] == STRATA_OUTPUT)
+      return bad(n, STRATA_INVALID_ARGS, "a tensor is OUTPUT; allocate it with "
+                 "strata_node_orch_alloc and pass OUTPUT_EXISTING");
+    if (d < lo || d + a->tensors[i].bytes > hi)
+      return bad(n, STRATA_INVALID_ARGS, "a tensor is not in the tree's device memory; "
+                 "allocate it with strata_node_malloc/orch_alloc");
+  }
+  return 0;
+}
+
+/* Producers of the new task into run->scratch (deduplicated by mark). */
+static int collect(strata_node *n, const strata_node_member *m, uint32_t nm) {
+  strata__run *r = &n->run;
+  r->nscratch = 0;
+  r->mark++;
+  for (uint32_t i = 0; i < nm; i++) {
+    const strata_args *a = m[i].args;
+    for (uint32_t k = 0; k < a->ntensors; k++) {
+      if (a->tags[k] == STRATA_NO_DEP) continue;
+      if (strata__deps_lookup(&r->deps, &a->tensors[k], a->tags[k] != STRATA_INPUT, r->mark,
+                              &r->scratch, &r->nscratch, &r->cap_scratch))
+        return STRATA_ENOMEM;
+    }
+    for (uint32_t k = 0; k < a->ndeps; k++) {
+      uint64_t id = a->deps[k].id;
+      if (id == 0 || id > r->ntasks) return STRATA_INVALID_ARGS;
+      strata__ltask *p = r->tasks[id - 1];
+      if (p->mark == r->mark) continue;
+      if (strata__array_grow(&r->scratch, &r->cap_scratch, r->nscratch, sizeof(*r->scratch), 16))
+        return STRATA_ENOMEM;
+      p->mark = r->mark;
+      r->scratch[r->nscratch++] = p;
+    }
+  }
+  return 0;
+}
+
+/* Capacity for one more dependent in every unfinished producer. */
+static int reserve_edges(strata_node *n) {
+  strata__run *r = &n->run;
+  for (size_t i = 0; i < r->nscratch; i++) {
+    strata__ltask *p = r->scratch[i];
+    if (p->state >= STRATA_NT_DONE) continue;
+    if (strata__array_grow(&p->dependents, &p->cap_dependents, p->ndependents,
+                           sizeof(*p->dependents), 4))
+      return STRATA_ENOMEM;
+  }
+  return 0;
+}
+
+static uint32_t ntensors(const strata_node_member *m, uint32_t nm) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < nm; i++) k += m[i].args->ntensors;
+  return k;
+}
+
+static strata__ltask *new_task(strata_node *n, const strata_node_member *m, uint32_t nm) {
+  strata__run *r = &n->run;
+  strata__ltask *t = strata__calloc(1, sizeof(*t));
+  if (t) t->m = strata__calloc(nm, sizeof(strata__lmember));
+  if (!t || !t->m || strata__deps_reserve(&r->deps, ntensors(m, nm)) ||
+      strata__array_grow(&r->tasks, &r->cap_tasks, r->ntasks, sizeof(*r->tasks), 64)) {
+    if (t) strata__free(t->m);
+    strata__free(t);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < nm; i++) t->m[i] = (strata__lmember){m[i].chip, m[i].orch, *m[i].args};
+  t->nmembers = nm;
+  return t;
+}
+
+/* Cannot fail: everything was reserved. */
+static void link_task(strata_node *n, strata__ltask *t) {
+  strata__run *r = &n->run;
+  r->tasks[r->ntasks++] = t;
+  t->id = r->ntasks;
+  t->depth = (uint8_t)r->depth;
+  for (uint32_t d = 0; d <= r->depth; d++) r->scopes[d].open++;
+  for (size_t i = 0; i < r->nscratch; i++) {
+    strata__ltask *p = r->scratch[i];
+    if (p->state == STRATA_NT_FAILED) t->poisoned = 1;
+    if (p->state >= STRATA_NT_DONE) continue;
+    p->dependents[p->ndependents++] = t;
+    t->npending++;
+  }
+  for (uint32_t i = 0; i < t->nmembers; i++)
+    for (uint32_t k = 0; k < t->m[i].args.ntensors; k++)
+      if (t->m[i].args.tags[k] != STRATA_NO_DEP)
+        strata__deps_record(&r->deps, &t->m[i].args.tensors[k],
+                            t->m[i].args.tags[k] != STRATA_INPUT, t);
+  if (t->npending == 0 && t->poisoned)
+    complete(n, t, STRATA_TASK_POISONED, "skipped: a task it depends on failed");
+  else if (t->npending == 0)
+    make_ready(n, t);
+}
+
+static int submit(strata_node *n, uint8_t kind, const strata_node_member *m, uint32_t nm,
+                  strata_task_ref *out) {
+  if (n->broken) return bad(n, STRATA_ENDPOINT_FAILURE, "the worker lost a child earlier; "
+                            "close it and create a new one");
+  int rc = collect(n, m, nm);
+  if (rc == STRATA_INVALID_ARGS)
+    return bad(n, rc, "an explicit dependency is not a task of this run");
+  if (rc == 0) rc = reserve_edges(n);
+  strata__ltask *t = rc == 0 ? new_task(n, m, nm) : NULL;
+  if (!t) return bad(n, STRATA_ENOMEM, "out of memory for the task or its dependencies; "
+                     "the graph is unchanged");
+  t->kind = kind;
+  link_task(n, t);
+  if (out) out->id = t->id;
+  strata__loop_poll(n); /* start it now if its child is idle */
+  return 0;
+}
+
+/* ---- the public submit calls ------------------------------------------------------ */
+static int check_orch(strata_node_orch *o) {
+  if (!o || !o->node || !o->node->run.active)
+    return strata__fail(STRATA_EINVAL, "submit: call it from a level orchestration run by "
+                        "strata_node_run (orch handle is NULL or stale)");
+  return 0;
+}
+
+/* The kind of function a child runs, and whether child c can run it. */
+static int check_member(strata_node *n, const strata_node_member *m) {
+  if (!m->args) return bad(n, STRATA_INVALID_ARGS, "a member has no args");
+  uint32_t nchild = n->cfg.chips ? n->cfg.chips : n->cfg.workers;
+  uint32_t kind = n->cfg.chips ? STRATA_FN_ORCH : STRATA_FN_LEVEL_ORCH;
+  char what[160];
+  if (m->chip >= nchild) {
+    snprintf(what, sizeof(what), "child %u does not exist (%u %s children)", m->chip, nchild,
+             n->cfg.chips ? "chip" : "worker");
+    return bad(n, STRATA_INVALID_ARGS, what);
+  }
+  if (m->orch >= n->reg.n[kind]) {
+    snprintf(what, sizeof(what), "%s %u is not registered", kind == STRATA_FN_ORCH ?
+             "chip orchestration" : "level orchestration", m->orch);
+    return bad(n, STRATA_INVALID_ARGS, what);
+  }
+  return check_args(n, m->args);
+}
+
+int strata_node_submit_group(strata_node_orch *o, const strata_node_member *m, uint32_t nm,
+                             strata_task_ref *out) {
+  int rc = check_orch(o);
+  if (rc) return rc;
+  strata_node *n = o->node;
+  if (!m || nm == 0 || nm > STRATA_NODE_MAX_GROUP)
+    return bad(n, STRATA_INVALID_ARGS, "a group needs 1..16 members (STRATA_NODE_MAX_GROUP)");
+  for (uint32_t i = 0; i < nm; i++) {
+    rc = check_member(n, &m[i]);
+    for (uint32_t k = 0; rc == 0 && k < i; k++)
+      if (m[k].chip == m[i].chip) rc = bad(n, STRATA_INVALID_ARGS, "a child is named twice in a group");
+    if (rc) return rc;
+  }
+  return submit(n, nm == 1 ? STRATA_LT_CHILD : STRATA_LT_GROUP, m, nm, out);
+}
+
+int strata_node_submit_child(strata_node_orch *o, uint32_t child, uint32_t fn,
+                             const strata_args *a, strata_task_ref *out) {
+  strata_node_member m = {child, fn, a};
+  return strata_node_submit_group(o, &m, 1, out);
+}
+
+int strata_node_submit_chip(strata_node_orch *o, uint32_t chip, uint32_t orch,
+                            const strata_args *a, strata_task_ref *out) {
+  return strata_node_submit_child(o, chip, orch, a, out);
+}
+
+int strata_node_submit_sub(strata_node_orch *o, uint32_t fn, const strata_args *a,
+                           strata_task_ref *out) {
+  int rc = check_orch(o);
+  if (rc) return rc;
+  strata_node *n = o->node;
+  if (n->cfg.subs == 0) return bad(n, STRATA_INVALID_ARGS, "the worker has no sub children");
+  if (fn >= n->reg.n[STRATA_FN_SUB]) return bad(n, STRATA_INVALID_ARGS, "sub function not registered");
+  rc = check_args(n, a);
+  strata_node_member m = {0, fn, a};
+  return rc ? rc : submit(n, STRATA_LT_SUB, &m, 1, out);
+}
+
+strata_node *strata_node_orch_node(strata_node_orch *o) { return o ? o->node : NULL; }
+
+/* ---- end of a run --------------------------------------------------------------------- */
+void strata__run_free(strata_node *n) {
+  strata__run *r = &n->run;
+  for (size_t i = 0; i < r->ntasks; i++) {
+    strata__free(r->tasks[i]->dependents);
+    strata__free(r->tasks[i]->m);
+    strata__free(r->tasks[i]->msg);
+    strata__free(r->tasks[i]);
+  }
+  strata__free(r->tasks);
+  strata__free(r->scratch);
+  strata__deps_destroy(&r->deps);
+  for (uint32_t d = 0; d <= STRATA_MAX_SCOPE_DEPTH; d++) strata__free(r->scopes[d].bufs);
+  memset(r, 0, sizeof(*r));
+  for (uint32_t c = 0; c < n->nchildren; c++) n->child[c].rq = (strata__tqueue){NULL, NULL};
+}
