@@ -15,6 +15,7 @@ typedef struct strata_example_opts {
   uint64_t seed;          /* random seed */
   uint32_t size;          /* matmul: matrix order; vector/pipeline: length */
   uint32_t chips, subs;   /* node examples: chip and sub children */
+  uint32_t nodes;         /* node examples: 0 = an L3 node, N = an L4 of N nodes */
 } strata_example_opts;
 
 /* Result of one example run. */
@@ -39,6 +40,7 @@ typedef struct strata_example {
 /* Node examples: most chip and sub children. */
 #define STRATA_EXAMPLE_MAX_CHIPS 16
 #define STRATA_EXAMPLE_MAX_SUBS 32
+#define STRATA_EXAMPLE_MAX_NODES 8
 
 /* NULL-terminated list of examples; lookup by name (NULL if unknown). */
 const strata_example *strata_examples(void);
@@ -48,6 +50,7 @@ int strata_example_vector(const strata_example_opts *o, strata_example_result *r
 int strata_example_matmul(const strata_example_opts *o, strata_example_result *r);
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
+int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r);
 
 /* Record a host allocation failure of `what` in r: ENOMEM with a message
  * naming the option to lower. Returns the status. */

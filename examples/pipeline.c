@@ -1,7 +1,10 @@
 /* pipeline.c - the node example: blocks of data stream through one stage
  * per chip (x_{k+1} = 2 x_k + k on chip k), so chip k works on block b while
  * chip k+1 works on block b-1; a sub worker verifies every finished block.
- * Cross-chip ordering comes from the tensors alone. */
+ * Cross-chip ordering comes from the tensors alone. With --nodes N it runs
+ * on an L4 of N forked L3 nodes: the L4 orchestration hands each node a
+ * level orchestration that streams the block through that node's chips,
+ * and node w+1 waits for node w by tensor overlap. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,7 @@
 #define PIPE_BLOCKS 8
 #define PIPE_MAX_CHIPS 16
 
-static uint32_t K_STAGE, O_STAGE, S_CHECK;
+static uint32_t K_STAGE, O_STAGE, S_CHECK, L_STAGES;
 
 static void k_stage(strata_kernel_ctx *k) { /* y = 2 x + s0 */
   const strata_tensor *x = strata_kernel_tensor(k, 0), *y = strata_kernel_tensor(k, 1);
@@ -44,21 +47,48 @@ static int s_check(const strata_args *a, char *msg, size_t len) {
 }
 
 typedef struct pipe_job {
-  uint32_t chips;
+  uint32_t chips, nodes; /* chips: stages in all; nodes: 0 = an L3 run */
   strata_tensor x[PIPE_BLOCKS][PIPE_MAX_CHIPS + 1];
 } pipe_job;
+
+/* Stage `first + k` of one block on chip k, for the chips from `first` on. */
+static int stages(strata_node_orch *o, const strata_tensor *x, uint32_t n, uint32_t first) {
+  for (uint32_t k = 0; k < n; k++) {
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_INPUT, &x[k]);
+    strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &x[k + 1]);
+    strata_args_scalar_f64(&a, (double)(first + k));
+    int rc = strata_node_submit_chip(o, k, O_STAGE, &a, NULL);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* The L3 part of an L4 run: args = the block's buffers at this node's
+ * stages (first input, last output), scalar 0 = the first stage. */
+static void l3_stages(strata_node_orch *o, void *arg) {
+  const strata_args *a = arg;
+  stages(o, a->tensors, a->ntensors - 1, (uint32_t)a->scalars[0]);
+}
+
+static int node_share(strata_node_orch *o, const pipe_job *j, uint32_t b, uint32_t w) {
+  uint32_t per = j->chips / j->nodes;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &j->x[b][w * per]);
+  for (uint32_t k = 1; k < per; k++) strata_args_tensor(&a, STRATA_INOUT, &j->x[b][w * per + k]);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &j->x[b][(w + 1) * per]);
+  strata_args_scalar(&a, w * per);
+  return strata_node_submit_child(o, w, L_STAGES, &a, NULL);
+}
 
 static void pipe_orch(strata_node_orch *o, void *arg) {
   pipe_job *j = arg;
   for (uint32_t b = 0; b < PIPE_BLOCKS; b++) {
-    for (uint32_t k = 0; k < j->chips; k++) {
-      strata_args a;
-      strata_args_init(&a);
-      strata_args_tensor(&a, STRATA_INPUT, &j->x[b][k]);
-      strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &j->x[b][k + 1]);
-      strata_args_scalar_f64(&a, (double)k);
-      if (strata_node_submit_chip(o, k, O_STAGE, &a, NULL)) return;
-    }
+    for (uint32_t w = 0; w < j->nodes; w++)
+      if (node_share(o, j, b, w)) return;
+    if (!j->nodes && stages(o, j->x[b], j->chips, 0)) return;
     strata_args v;
     strata_args_init(&v);
     strata_args_tensor(&v, STRATA_INPUT, &j->x[b][j->chips]);
@@ -84,17 +114,22 @@ static int setup(strata_node *n, pipe_job *j, size_t elems, strata_example_resul
   return rc;
 }
 
+/* An L3 node of `chips` chips, or (nodes > 0) an L4 of `nodes` such nodes;
+ * the sub workers belong to the top level. */
 static int build(const strata_example_opts *o, strata_node **out) {
   strata_node_config c;
   strata_node_config_init(&c);
-  c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_SUBS;
-  c.chips = o->chips ? o->chips : 4;
+  c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_SUBS | STRATA_NCFG_LEVEL | STRATA_NCFG_WORKERS;
+  c.chips = o->chips ? o->chips : (o->nodes ? 2 : 4);
   c.subs = o->subs ? o->subs : 1;
+  c.level = o->nodes ? 4 : 3;
+  c.workers = o->nodes;
   c.chip = o->cfg;
   int rc = strata_node_create(&c, out);
   if (rc == 0) rc = strata_node_register_kernel(*out, "stage", k_stage, STRATA_CORE_AIV, &K_STAGE);
   if (rc == 0) rc = strata_node_register_orch(*out, "stage", o_stage, &O_STAGE);
   if (rc == 0) rc = strata_node_register_sub(*out, "check", s_check, &S_CHECK);
+  if (rc == 0) rc = strata_node_register_level_orch(*out, "stages", l3_stages, &L_STAGES);
   if (rc == 0) rc = strata_node_init(*out);
   return rc;
 }
@@ -114,24 +149,28 @@ static void report(strata_example_result *r, const strata_node_run_info *ni, pip
     r->values[r->nvalues++] = head[i];
     r->check &= head[i] == expected(j->chips, i);
   }
-  snprintf(r->detail, sizeof(r->detail), "%d blocks x %zu elements through %u chips, "
-           "verified by a sub worker", PIPE_BLOCKS, elems, j->chips);
+  char where[48] = "";
+  if (j->nodes) snprintf(where, sizeof(where), " of an L4 of %u nodes", j->nodes);
+  snprintf(r->detail, sizeof(r->detail), "%d blocks x %zu elements through %u chips%s, "
+           "verified by a sub worker", PIPE_BLOCKS, elems, j->chips, where);
 }
 
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r) {
   strata_node *n = NULL;
   pipe_job *j = calloc(1, sizeof(*j));
   size_t elems = o->size ? o->size : 4096;
-  if (o->chips > PIPE_MAX_CHIPS) {
-    snprintf(r->info.message, sizeof(r->info.message), "pipeline: at most %d chips",
-             PIPE_MAX_CHIPS);
+  uint32_t per = o->chips ? o->chips : (o->nodes ? 2 : 4);
+  if (per * (o->nodes ? o->nodes : 1) > PIPE_MAX_CHIPS) {
+    snprintf(r->info.message, sizeof(r->info.message), "pipeline: at most %d chips in all "
+             "(--nodes x --chips); lower them", PIPE_MAX_CHIPS);
     free(j);
     return r->status = STRATA_EINVAL;
   }
   if (!j) return strata_example_nomem(r, "the pipeline job", "--chips");
   r->status = build(o, &n);
   if (r->status == 0) {
-    j->chips = o->chips ? o->chips : 4;
+    j->chips = per * (o->nodes ? o->nodes : 1);
+    j->nodes = o->nodes;
     r->status = setup(n, j, elems, r);
   }
   strata_node_run_info ni;

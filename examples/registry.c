@@ -12,6 +12,8 @@ static const strata_example list[] = {
      strata_example_random_dag, 1u << 24, 0},
     {"pipeline", "node: blocks stream through one stage per chip, a sub verifies",
      strata_example_pipeline, 0, 1u << 24},
+    {"nodedag", "node: random DAG of tiny chip tasks checked against a sequential run",
+     strata_example_node_dag, 1u << 20, 0},
     {NULL, NULL, NULL, 0, 0}};
 
 const strata_example *strata_examples(void) { return list; }

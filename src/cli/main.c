@@ -47,6 +47,7 @@ static const num_opt num_opts[] = {
     EX("--seed", seed, 1, RANGE_FIXED, 0, UINT64_MAX, "random seed (1)"),
     EX("--chips", chips, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_CHIPS, "pipeline: chip children (4)"),
     EX("--subs", subs, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_SUBS, "pipeline: sub children (1)"),
+    EX("--nodes", nodes, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_NODES, "pipeline: an L4 of N nodes"),
     CFG32("--sched-threads", STRATA_CFG_SCHED_THREADS, sched_threads, "scheduler threads (3)"),
     CFG32("--clusters", STRATA_CFG_CLUSTERS, clusters, "clusters of 1 AIC + 2 AIV cores (3)"),
     CFG32("--task-window", STRATA_CFG_TASK_WINDOW, task_window, "task slots per ring, power of 2"),

@@ -272,6 +272,8 @@ struct strata_node {
   unsigned char *devmem;           /* this subtree's leaf chips, contiguous */
   size_t devmem_bytes;
   int devmem_owned;                /* mapped here (root), else inherited */
+  unsigned char *tree_mem;         /* the root's mapping: every chip of the tree */
+  size_t tree_bytes;
   strata__child child[STRATA_NODE_MAX_CHILDREN];
   uint32_t nchildren;
   /* death watcher (process.c) */

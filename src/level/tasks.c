@@ -100,7 +100,7 @@ static int bad(strata_node *n, int status, const char *what) {
 
 static int check_args(strata_node *n, const strata_args *a) {
   if (!a || a->error) return bad(n, STRATA_INVALID_ARGS, "missing or overflowing args");
-  uintptr_t lo = (uintptr_t)n->devmem, hi = lo + n->devmem_bytes;
+  uintptr_t lo = (uintptr_t)n->tree_mem, hi = lo + n->tree_bytes; /* valid in every process */
   for (uint32_t i = 0; i < a->ntensors; i++) {
     uintptr_t d = (uintptr_t)a->tensors[i].data;
     if (a->tags[i] == STRATA_OUTPUT)

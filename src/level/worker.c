@@ -50,6 +50,8 @@ int strata__worker_child_create(const strata_node *parent, const strata__child *
   n->rank_base = parent->rank_base + ch->first_chip;
   n->devmem = parent->devmem + (size_t)ch->first_chip * parent->cfg.devmem_bytes;
   n->devmem_bytes = (size_t)ch->nchips * parent->cfg.devmem_bytes;
+  n->tree_mem = parent->tree_mem;
+  n->tree_bytes = parent->tree_bytes;
   snprintf(n->path_buf, sizeof(n->path_buf), "%s%s%s", parent->path, parent->path[0] ? " / " : "",
            ch->path);
   *out = n;
@@ -128,6 +130,8 @@ static int map_segments(strata_node *n) {
     n->devmem_bytes = (size_t)n->total_chips * n->cfg.devmem_bytes;
     n->devmem = strata__shm_map("dev", n->devmem_bytes);
     n->devmem_owned = 1;
+    n->tree_mem = n->devmem;
+    n->tree_bytes = n->devmem_bytes;
   }
   if (!n->ctl || !n->devmem)
     return strata__fail(STRATA_ENOMEM, "cannot map %zu B of shared memory (is /dev/shm "
