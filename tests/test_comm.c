@@ -139,7 +139,7 @@ typedef struct bufs {
   size_t in_bytes, out_bytes;
 } bufs;
 
-static uint32_t sched_timeout_ms = 30000, sync_timeout_ms = 40000, unordered;
+static uint32_t sched_timeout_ms = 30000, sync_timeout_ms = 40000, unordered, task_timeout_ms;
 
 static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   strata_node_config c;
@@ -149,6 +149,8 @@ static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   cfg_set(&c.chip, STRATA_CFG_SYNC_TIMEOUT, &c.chip.stream_sync_timeout_ms, sync_timeout_ms);
   cfg_set(&c.chip, STRATA_CFG_UNORDERED_TIMEOUTS, &c.chip.unordered_timeouts, unordered);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
+  if (task_timeout_ms) c.field_mask |= STRATA_NCFG_TASK_TIMEOUT;
+  c.task_timeout_ms = task_timeout_ms;
   c.chips = ranks;
   c.devmem_bytes = 16 << 20;
   cfg_set(&c.chip, STRATA_CFG_SCHED_THREADS, &c.chip.sched_threads, 1);
@@ -464,6 +466,32 @@ STRATA_TEST(peer_that_never_arrives_is_a_stream_sync_timeout) {
   assert_int_equal(strata_node_run(n, one_orch, &j, &info), STRATA_STREAM_SYNC_TIMEOUT);
   assert_true(ms_since(t0) >= 500 && ms_since(t0) < 5000);
   assert_non_null(strstr(info.message, "STREAM_SYNC_TIMEOUT_MS"));
+  strata_node_close(n);
+}
+
+/* SIGSTOP of a chip while its peer waits for it in an allreduce: the task
+ * deadline names the stopped chip, not the healthy one waiting. */
+STRATA_TEST(stopped_chip_in_a_collective_is_named_not_its_healthy_peer) {
+  (void)state;
+  sync_timeout_ms = 0; /* no stream sync: the node's task deadline is the bound */
+  task_timeout_ms = 1500;
+  uint32_t d;
+  strata_node *n = comm_node(2, &d);
+  bufs b;
+  alloc_bufs(n, 2, &b, 4096, 4096);
+  fill_in(2, &b, STRATA_DT_F32, 1024);
+  pid_t stopped = strata_node_child_pid(n, STRATA_CHILD_CHIP, 1);
+  assert_int_equal(kill(stopped, SIGSTOP), 0);
+  coll_job j = {2, d, C_ALLREDUCE, STRATA_ALLREDUCE_AUTO, 1, STRATA_DT_F32, STRATA_OP_SUM, &b, NULL};
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, coll_orch, &j, &info), STRATA_ETIMEDOUT);
+  assert_true(ms_since(t0) >= 1500 && ms_since(t0) < 5000);
+  char want[64];
+  snprintf(want, sizeof(want), "chip 1 (pid %d) is stopped", (int)stopped);
+  if (!strstr(info.message, want)) fprintf(stderr, "message: %s\n", info.message);
+  assert_non_null(strstr(info.message, want));
+  assert_non_null(strstr(info.message, "waiting for it: chip 0"));
   strata_node_close(n);
 }
 
