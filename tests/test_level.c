@@ -218,22 +218,29 @@ STRATA_TEST(l4_errors_name_the_path) {
 /* kill -9 of one process of the tree while a long task runs on it. */
 static strata_tensor long_y;
 static pid_t victim;
+static uint64_t killed_at;
 
 static void *kill_soon(void *arg) {
   (void)arg;
   sleep_ms(300);
+  killed_at = now_ns();
   kill(victim, SIGKILL);
   return NULL;
 }
 
-static void long_orch(strata_node_orch *o, void *arg) {
-  (void)arg;
+/* A 20 s task on child 1 running fn (at L4: on the worker's chip 1). */
+static void sleep_task(strata_node_orch *o, uint32_t fn) {
   strata_args a;
   strata_args_init(&a);
   strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &long_y);
   strata_args_scalar(&a, 20000); /* ms of k_sleep */
-  strata_args_scalar(&a, 1);     /* on the worker's chip 1 */
-  assert_int_equal(strata_node_submit_child(o, 1, L_SLEEP, &a, NULL), 0);
+  strata_args_scalar(&a, 1);
+  assert_int_equal(strata_node_submit_child(o, 1, fn, &a, NULL), 0);
+}
+
+static void long_orch(strata_node_orch *o, void *arg) {
+  (void)arg;
+  sleep_task(o, L_SLEEP);
 }
 
 static void expect_kill_fails_run(size_t which, const char *who) {
@@ -378,23 +385,9 @@ STRATA_TEST(rejected_submit_is_recorded_in_the_run) {
 }
 
 /* A chip killed mid-task: the watcher wakes the loop, the task fails at once. */
-static uint64_t killed_at;
-
-static void *kill_chip_later(void *arg) {
-  (void)arg;
-  sleep_ms(300);
-  killed_at = now_ns();
-  kill(victim, SIGKILL);
-  return NULL;
-}
-
 static void sleep_on_chip1_orch(strata_node_orch *o, void *arg) {
   (void)arg;
-  strata_args a;
-  strata_args_init(&a);
-  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &long_y);
-  strata_args_scalar(&a, 20000);
-  assert_int_equal(strata_node_submit_chip(o, 1, O_SLEEP, &a, NULL), 0);
+  sleep_task(o, O_SLEEP);
 }
 
 STRATA_TEST(child_death_wakes_the_loop_within_100_ms) {
@@ -403,7 +396,7 @@ STRATA_TEST(child_death_wakes_the_loop_within_100_ms) {
   long_y = dev_f64(n, 1, 1, 0);
   victim = strata_node_child_pid(n, STRATA_CHILD_CHIP, 1);
   pthread_t th;
-  pthread_create(&th, NULL, kill_chip_later, NULL);
+  pthread_create(&th, NULL, kill_soon, NULL);
   strata_node_run_info info;
   assert_int_equal(strata_node_run(n, sleep_on_chip1_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
   uint64_t noticed_ms = ms_since(killed_at);

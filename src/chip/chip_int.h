@@ -119,10 +119,7 @@ typedef struct strata__tm_entry {
 typedef struct strata__tensormap {
   strata__tm_entry **buckets;
   uint32_t nbuckets;               /* power of two */
-  strata__tm_entry *free_list;
-  size_t nfree;                    /* entries on free_list */
-  void **chunks;                   /* allocated entry blocks */
-  size_t nchunks, chunk_cap;
+  strata__pool pool;               /* entries */
   size_t cap;                      /* most entries (tensormap_cap) */
 } strata__tensormap;
 

@@ -17,6 +17,7 @@
 
 int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets, size_t cap) {
   memset(m, 0, sizeof(*m));
+  strata__pool_init(&m->pool, sizeof(strata__tm_entry), TM_CHUNK);
   m->buckets = strata__calloc(nbuckets, sizeof(*m->buckets));
   if (!m->buckets) return STRATA_ENOMEM;
   m->nbuckets = nbuckets;
@@ -25,17 +26,12 @@ int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets, size_t cap) {
 }
 
 void strata__tmap_destroy(strata__tensormap *m) {
-  for (size_t i = 0; i < m->nchunks; i++) strata__free(m->chunks[i]);
-  strata__free(m->chunks);
+  strata__pool_destroy(&m->pool);
   strata__free(m->buckets);
   memset(m, 0, sizeof(*m));
 }
 
-static void entry_put(strata__tensormap *m, strata__tm_entry *e) {
-  e->next = m->free_list;
-  m->free_list = e;
-  m->nfree++;
-}
+static void entry_put(strata__tensormap *m, strata__tm_entry *e) { strata__pool_put(&m->pool, e); }
 
 void strata__tmap_reset(strata__tensormap *m) {
   for (uint32_t b = 0; b < m->nbuckets; b++) {
@@ -47,16 +43,6 @@ void strata__tmap_reset(strata__tensormap *m) {
     }
     m->buckets[b] = NULL;
   }
-}
-
-static int grow(strata__tensormap *m) {
-  if (strata__array_grow(&m->chunks, &m->chunk_cap, m->nchunks, sizeof(void *), 16))
-    return STRATA_ENOMEM;
-  strata__tm_entry *blk = strata__calloc(TM_CHUNK, sizeof(*blk));
-  if (!blk) return STRATA_ENOMEM;
-  m->chunks[m->nchunks++] = blk;
-  for (uint32_t i = 0; i < TM_CHUNK; i++) entry_put(m, &blk[i]);
-  return 0;
 }
 
 static strata__tm_entry **bucket(strata__tensormap *m, uintptr_t base) {
@@ -113,12 +99,9 @@ static void sweep(strata__tensormap *m) {
 }
 
 int strata__tmap_reserve(strata__tensormap *m, size_t n) {
-  if (m->nfree < n && (m->nchunks + 1) * TM_CHUNK > m->cap) sweep(m);
-  while (m->nfree < n) {
-    if ((m->nchunks + 1) * TM_CHUNK > m->cap) return STRATA_TENSORMAP_OVERFLOW;
-    if (grow(m) != 0) return STRATA_ENOMEM;
-  }
-  return 0;
+  if (m->pool.nfree < n && (m->pool.nchunks + 1) * TM_CHUNK > m->cap) sweep(m);
+  int rc = strata__pool_reserve(&m->pool, n, m->cap);
+  return rc == STRATA_ENOSPC ? STRATA_TENSORMAP_OVERFLOW : rc;
 }
 
 int strata__tmap_record(strata__tensormap *m, const strata_tensor *t, int write,
@@ -138,9 +121,7 @@ int strata__tmap_record(strata__tensormap *m, const strata_tensor *t, int write,
     }
   }
   if (strata__tmap_reserve(m, 1) != 0) return STRATA_ENOMEM;
-  strata__tm_entry *e = m->free_list;
-  m->free_list = e->next;
-  m->nfree--;
+  strata__tm_entry *e = strata__pool_get(&m->pool);
   *e = (strata__tm_entry){*head, base, s, end, task, id, write};
   *head = e;
   return 0;

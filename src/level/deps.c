@@ -11,14 +11,11 @@
 #define DX_BUCKETS 4096u
 #define DX_CHUNK 1024u
 
-static void entry_put(strata__depindex *d, strata__dentry *e) {
-  e->next = d->free_list;
-  d->free_list = e;
-  d->nfree++;
-}
+static void entry_put(strata__depindex *d, strata__dentry *e) { strata__pool_put(&d->pool, e); }
 
 int strata__deps_init(strata__depindex *d) {
   memset(d, 0, sizeof(*d));
+  strata__pool_init(&d->pool, sizeof(strata__dentry), DX_CHUNK);
   d->buckets = strata__calloc(DX_BUCKETS, sizeof(*d->buckets));
   if (!d->buckets) return STRATA_ENOMEM;
   d->nbuckets = DX_BUCKETS;
@@ -26,26 +23,13 @@ int strata__deps_init(strata__depindex *d) {
 }
 
 void strata__deps_destroy(strata__depindex *d) {
-  for (size_t i = 0; i < d->nchunks; i++) strata__free(d->chunks[i]);
-  strata__free(d->chunks);
+  strata__pool_destroy(&d->pool);
   strata__free(d->buckets);
   memset(d, 0, sizeof(*d));
 }
 
-static int grow(strata__depindex *d) {
-  if (strata__array_grow(&d->chunks, &d->chunk_cap, d->nchunks, sizeof(void *), 16))
-    return STRATA_ENOMEM;
-  strata__dentry *blk = strata__calloc(DX_CHUNK, sizeof(*blk));
-  if (!blk) return STRATA_ENOMEM;
-  d->chunks[d->nchunks++] = blk;
-  for (uint32_t i = 0; i < DX_CHUNK; i++) entry_put(d, &blk[i]);
-  return 0;
-}
-
 int strata__deps_reserve(strata__depindex *d, size_t n) {
-  while (d->nfree < n)
-    if (grow(d) != 0) return STRATA_ENOMEM;
-  return 0;
+  return strata__pool_reserve(&d->pool, n, SIZE_MAX) ? STRATA_ENOMEM : 0;
 }
 
 static strata__dentry **bucket(strata__depindex *d, uintptr_t base) {
@@ -97,9 +81,7 @@ void strata__deps_record(strata__depindex *d, const strata_tensor *t, int write,
       pp = &e->next;
     }
   }
-  strata__dentry *e = d->free_list;
-  d->free_list = e->next;
-  d->nfree--;
+  strata__dentry *e = strata__pool_get(&d->pool);
   *e = (strata__dentry){*head, base, s, end, task, write};
   *head = e;
 }

@@ -33,7 +33,7 @@ static int control(strata_node *n, uint32_t c, uint32_t ctl, const uint64_t arg[
 }
 
 int strata_node_malloc(strata_node *n, uint32_t chip, size_t bytes, void **dev) {
-  uint32_t c, local;
+  uint32_t c = 0, local = 0;
   int rc = dev ? route(n, chip, &c, &local) : strata__fail(STRATA_EINVAL, "node_malloc: dev is NULL");
   uint64_t arg[4] = {bytes, local, 0, 0}, addr = 0;
   if (rc == 0) rc = control(n, c, STRATA_CTL_MALLOC, arg, NULL, 0, NULL, &addr);
@@ -42,7 +42,7 @@ int strata_node_malloc(strata_node *n, uint32_t chip, size_t bytes, void **dev) 
 }
 
 int strata_node_free(strata_node *n, uint32_t chip, void *dev) {
-  uint32_t c, local;
+  uint32_t c = 0, local = 0;
   int rc = route(n, chip, &c, &local);
   uint64_t arg[4] = {(uint64_t)(uintptr_t)dev, local, 0, 0};
   return rc ? rc : control(n, c, STRATA_CTL_FREE, arg, NULL, 0, NULL, NULL);
@@ -50,7 +50,7 @@ int strata_node_free(strata_node *n, uint32_t chip, void *dev) {
 
 /* Copies travel through the mailbox blob, one blob-sized piece at a time. */
 static int copy(strata_node *n, uint32_t chip, int to_dev, void *dev, void *host, size_t bytes) {
-  uint32_t c, local;
+  uint32_t c = 0, local = 0;
   int rc = (dev && host) || bytes == 0 ? route(n, chip, &c, &local)
                                        : strata__fail(STRATA_EINVAL, "node copy: NULL buffer");
   for (size_t off = 0; rc == 0 && off < bytes; off += STRATA_MBOX_BLOB_BYTES) {

@@ -182,10 +182,7 @@ typedef struct strata__dentry {
 typedef struct strata__depindex {
   strata__dentry **buckets;
   uint32_t nbuckets;
-  strata__dentry *free_list;
-  size_t nfree;
-  void **chunks;
-  size_t nchunks, chunk_cap;
+  strata__pool pool;               /* entries */
 } strata__depindex;
 
 /* ---- parent-side view of a child ---------------------------------------------------- */
@@ -355,6 +352,8 @@ STRATA_HIDDEN int strata__ctl_sync(strata_node *n, uint32_t c, strata__ctl *q);
 STRATA_HIDDEN void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg);
 
 /* ---- tasks.c: submit, ready queues, completion ---- */
+/* EINVAL unless o is the handle of a run in progress. */
+STRATA_HIDDEN int strata__orch_check(strata_node_orch *o);
 STRATA_HIDDEN void strata__task_member_done(strata_node *n, strata__ltask *t, int status,
                                             const char *msg);
 STRATA_HIDDEN void strata__task_fail_all(strata_node *n, strata__ltask *t, int status,

@@ -33,15 +33,8 @@ static void scope_close(strata_node *n, uint32_t d) {
   s->nbufs = 0;
 }
 
-static int check_orch(strata_node_orch *o) {
-  if (!o || !o->node || !o->node->run.active)
-    return strata__fail(STRATA_EINVAL, "call it from a level orchestration run by "
-                        "strata_node_run (orch handle is NULL or stale)");
-  return 0;
-}
-
 int strata_node_scope_begin(strata_node_orch *o) {
-  int rc = check_orch(o);
+  int rc = strata__orch_check(o);
   if (rc) return rc;
   strata__run *r = &o->node->run;
   if (r->depth >= STRATA_MAX_SCOPE_DEPTH)
@@ -55,7 +48,7 @@ int strata_node_scope_begin(strata_node_orch *o) {
 }
 
 int strata_node_scope_end(strata_node_orch *o) {
-  int rc = check_orch(o);
+  int rc = strata__orch_check(o);
   if (rc) return rc;
   strata_node *n = o->node;
   if (n->run.depth == 0)
@@ -72,7 +65,7 @@ static int scope_track(strata__nscope *s, uint32_t chip, void *p) {
 
 int strata_node_orch_alloc(strata_node_orch *o, uint32_t chip, size_t bytes, strata_dtype dtype,
                            strata_tensor *t) {
-  int rc = check_orch(o);
+  int rc = strata__orch_check(o);
   if (rc) return rc;
   strata_node *n = o->node;
   void *p = NULL;

@@ -218,9 +218,9 @@ static int submit(strata_node *n, uint8_t kind, const strata_node_member *m, uin
 }
 
 /* ---- the public submit calls ------------------------------------------------------ */
-static int check_orch(strata_node_orch *o) {
+int strata__orch_check(strata_node_orch *o) {
   if (!o || !o->node || !o->node->run.active)
-    return strata__fail(STRATA_EINVAL, "submit: call it from a level orchestration run by "
+    return strata__fail(STRATA_EINVAL, "call it from a level orchestration run by "
                         "strata_node_run (orch handle is NULL or stale)");
   return 0;
 }
@@ -246,7 +246,7 @@ static int check_member(strata_node *n, const strata_node_member *m) {
 
 int strata_node_submit_group(strata_node_orch *o, const strata_node_member *m, uint32_t nm,
                              strata_task_ref *out) {
-  int rc = check_orch(o);
+  int rc = strata__orch_check(o);
   if (rc) return rc;
   strata_node *n = o->node;
   if (!m || nm == 0 || nm > STRATA_NODE_MAX_GROUP)
@@ -273,7 +273,7 @@ int strata_node_submit_chip(strata_node_orch *o, uint32_t chip, uint32_t orch,
 
 int strata_node_submit_sub(strata_node_orch *o, uint32_t fn, const strata_args *a,
                            strata_task_ref *out) {
-  int rc = check_orch(o);
+  int rc = strata__orch_check(o);
   if (rc) return rc;
   strata_node *n = o->node;
   if (n->cfg.subs == 0) return bad(n, STRATA_INVALID_ARGS, "the worker has no sub children");

@@ -104,6 +104,23 @@ STRATA_HIDDEN void strata__shm_name(char *buf, size_t len, const char *what);
 STRATA_HIDDEN void *strata__shm_map(const char *tag, size_t bytes);
 STRATA_HIDDEN void strata__shm_unmap(void *p, size_t bytes);
 
+/* ---- entry pools (pool.c) ---- */
+/* Fixed-size entries in chunks of per_chunk; an entry's first field must be
+ * a pointer (the free-list link). One owner thread. */
+typedef struct strata__pool {
+  void *free_list;
+  size_t nfree, elem, per_chunk;
+  void **chunks;
+  size_t nchunks, chunk_cap;
+} strata__pool;
+STRATA_HIDDEN void strata__pool_init(strata__pool *p, size_t elem, size_t per_chunk);
+STRATA_HIDDEN void strata__pool_destroy(strata__pool *p);
+/* Make n entries available without allocating later: ENOSPC if that would
+ * take more than cap entries in all, ENOMEM if memory runs out. */
+STRATA_HIDDEN int strata__pool_reserve(strata__pool *p, size_t n, size_t cap);
+STRATA_HIDDEN void *strata__pool_get(strata__pool *p); /* NULL if none is free */
+STRATA_HIDDEN void strata__pool_put(strata__pool *p, void *e);
+
 /* ---- threads ---- */
 STRATA_HIDDEN int strata__thread_start(pthread_t *t, void *(*fn)(void *),
                                        void *arg, const char *name);
