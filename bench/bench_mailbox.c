@@ -1,7 +1,7 @@
 /* bench_mailbox.c - round trip through a node mailbox: the parent posts a
  * PREPARE control to a chip child and waits for CONTROL_DONE. */
 #include "latency.h"
-#include "node/node_int.h"
+#include "level/level_int.h"
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 20000;
@@ -13,10 +13,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   double *s = calloc((size_t)n, sizeof(double));
-  const uint64_t arg[4] = {0, 0, 0, 0};
   for (int i = 0; i < n + 1000; i++) { /* the first 1000 warm up */
     double t0 = bench_now();
-    if (strata__control(node, 0, STRATA_CTL_PREPARE, arg, NULL, 0, NULL)) return 1;
+    strata__ctl q = {.ctl = STRATA_CTL_PREPARE};
+    if (strata__ctl_sync(node, 0, &q)) return 1; /* queue, run the loop until done */
     if (i >= 1000) s[i - 1000] = bench_now() - t0;
   }
   latency_report("strata-mailbox", s, n);

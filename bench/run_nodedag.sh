@@ -6,12 +6,14 @@
 #   bench/run_nodedag.sh [repeats=3] [repeats_big=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/common.sh
+scripts/deps.sh
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j"$(nproc)" >/dev/null
 REPEATS=${1:-3}
 REPEATS_BIG=${2:-1}
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 elapsed() { # tasks: elapsed_ms of one checked run
-  build-bench/strata run nodedag --tasks "$1" --chips 2 --json |
+  build-release/strata run nodedag --tasks "$1" --chips 2 --json |
     sed -n 's/.*"check":true.*"elapsed_ms":\([0-9.]*\).*/\1/p'
 }
 echo "| tasks | runs | median elapsed (ms) | cost per task (us) | / cost at 1k |"
