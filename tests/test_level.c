@@ -499,6 +499,23 @@ STRATA_TEST(null_handles_are_einval_with_a_message) {
   assert_int_equal(strata_node_child_pid(NULL, STRATA_CHILD_CHIP, 0), -1);
   assert_null(strata_node_orch_node(NULL));
   assert_non_null(strata_chip_get_config(NULL));
+  /* the chip-level calls with a NULL orchestration or kernel context */
+  int orch_rcs[] = {strata_orch_submit(NULL, 0, &a, NULL), strata_orch_scope_begin(NULL),
+                    strata_orch_scope_end(NULL), strata_orch_release(NULL, (strata_task_ref){1}),
+                    strata_orch_wait_tensor(NULL, NULL), strata_orch_status(NULL),
+                    strata_orch_fatal(NULL, "x")};
+  for (size_t i = 0; i < sizeof(orch_rcs) / sizeof(orch_rcs[0]); i++)
+    assert_int_equal(orch_rcs[i], STRATA_EINVAL);
+  assert_non_null(strstr(strata_last_error(), "orch handle is NULL"));
+  assert_null(strata_orch_chip(NULL));
+  assert_int_equal(strata_kernel_ntensors(NULL), 0);
+  assert_null(strata_kernel_tensor(NULL, 0));
+  assert_true(strata_kernel_cancelled(NULL));
+  strata_kernel_fail(NULL, "x");
+  strata_args_init(NULL);
+  strata_args_scalar(NULL, 1);
+  strata_args_tensor(NULL, STRATA_INPUT, NULL);
+  assert_null(strata_tensor_view(NULL, 0, 1).data);
 }
 
 STRATA_TEST_MAIN(TEST_LIST)

@@ -22,7 +22,9 @@ strata_tensor strata_tensor_external(void *data, size_t bytes, strata_dtype dtyp
 }
 
 strata_tensor strata_tensor_view(const strata_tensor *t, size_t offset, size_t bytes) {
-  strata_tensor v = *t;
+  strata_tensor v = {NULL, NULL, 0, STRATA_DT_U8, 0};
+  if (!t) return v; /* data NULL: not a tensor */
+  v = *t;
   if (!t->data || offset > t->bytes || bytes > t->bytes - offset) {
     v.data = NULL;
     return v;
@@ -32,9 +34,14 @@ strata_tensor strata_tensor_view(const strata_tensor *t, size_t offset, size_t b
   return v;
 }
 
-void strata_args_init(strata_args *a) { memset(a, 0, offsetof(strata_args, tensors)); }
+/* The builders ignore a NULL args (nothing to record an error in); submit
+ * then rejects the NULL args with INVALID_ARGS. */
+void strata_args_init(strata_args *a) {
+  if (a) memset(a, 0, offsetof(strata_args, tensors));
+}
 
 static int next_tensor(strata_args *a) {
+  if (!a) return -1;
   if (a->ntensors >= STRATA_MAX_TENSOR_ARGS) {
     a->error = 1;
     return -1;
@@ -64,6 +71,7 @@ void strata_args_output(strata_args *a, strata_tensor *t, size_t bytes, strata_d
 }
 
 void strata_args_scalar(strata_args *a, uint64_t value) {
+  if (!a) return;
   if (a->nscalars >= STRATA_MAX_SCALAR_ARGS) {
     a->error = 1;
     return;
@@ -78,6 +86,7 @@ void strata_args_scalar_f64(strata_args *a, double value) {
 }
 
 void strata_args_dep(strata_args *a, strata_task_ref task) {
+  if (!a) return;
   if (a->ndeps >= STRATA_MAX_EXPLICIT_DEPS || task.id == 0) {
     a->error = 1;
     return;
@@ -85,4 +94,6 @@ void strata_args_dep(strata_args *a, strata_task_ref task) {
   a->deps[a->ndeps++] = task;
 }
 
-void strata_args_hold(strata_args *a) { a->held = 1; }
+void strata_args_hold(strata_args *a) {
+  if (a) a->held = 1;
+}

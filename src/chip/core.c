@@ -42,15 +42,15 @@ void *strata__core_main(void *arg) {
   return NULL;
 }
 
-/* ---- kernel context -------------------------------------------------------- */
-uint32_t strata_kernel_ntensors(const strata_kernel_ctx *k) { return k->task->ntensors; }
+/* ---- kernel context (a NULL context reads as an empty task) ------------------ */
+uint32_t strata_kernel_ntensors(const strata_kernel_ctx *k) { return k ? k->task->ntensors : 0; }
 
 const strata_tensor *strata_kernel_tensor(const strata_kernel_ctx *k, uint32_t i) {
-  return i < k->task->ntensors ? &k->task->tensors[i] : NULL;
+  return k && i < k->task->ntensors ? &k->task->tensors[i] : NULL;
 }
 
 uint64_t strata_kernel_scalar(const strata_kernel_ctx *k, uint32_t i) {
-  return i < k->task->nscalars ? k->task->scalars[i] : 0;
+  return k && i < k->task->nscalars ? k->task->scalars[i] : 0;
 }
 
 double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {
@@ -60,15 +60,18 @@ double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {
   return d;
 }
 
-uint32_t strata_kernel_core_id(const strata_kernel_ctx *k) { return k->core->id; }
+uint32_t strata_kernel_core_id(const strata_kernel_ctx *k) { return k ? k->core->id : 0; }
 
-strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) { return k->core->kind; }
+strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) {
+  return k ? k->core->kind : STRATA_CORE_AIC;
+}
 
 int strata_kernel_cancelled(const strata_kernel_ctx *k) {
-  return strata__run_cancelled(k->core->chip);
+  return !k || strata__run_cancelled(k->core->chip); /* no context: stop */
 }
 
 void strata_kernel_fail(strata_kernel_ctx *k, const char *fmt, ...) {
+  if (!k || !fmt) return;
   strata_chip *chip = k->core->chip;
   k->failed = 1;
   int32_t expected = 0;

@@ -35,7 +35,13 @@ int strata__orch_latch(strata_chip *chip, int status, const char *fmt, ...) {
   return rc;
 }
 
+#define CHECK_ORCH(o, what)                                                              \
+  if (!(o) || !(o)->chip)                                                                \
+  return strata__fail(STRATA_EINVAL, what ": the orch handle is NULL; call it from the " \
+                      "orchestration function with the handle it was given")
+
 int strata_orch_fatal(strata_orch *o, const char *fmt, ...) {
+  CHECK_ORCH(o, "orch_fatal");
   va_list ap;
   va_start(ap, fmt);
   int rc = vlatch(o->chip, STRATA_EXPLICIT_ORCH_FATAL, fmt, ap);
@@ -44,12 +50,13 @@ int strata_orch_fatal(strata_orch *o, const char *fmt, ...) {
 }
 
 int strata_orch_status(const strata_orch *o) {
+  CHECK_ORCH(o, "orch_status");
   int code = READ_ONCE(o->chip->hdr.orch_error_code);
   if (code) return -(STRATA_CHIP_CODE_BASE + code);
   return READ_ONCE(o->chip->hdr.cancel) ? STRATA_ECANCELED : 0;
 }
 
-strata_chip *strata_orch_chip(strata_orch *o) { return o->chip; }
+strata_chip *strata_orch_chip(strata_orch *o) { return o ? o->chip : NULL; }
 
 /* ---- validation and dependency collection --------------------------------- */
 #define BAD_ARGS(chip, ...) strata__orch_latch((chip), STRATA_INVALID_ARGS, __VA_ARGS__)
@@ -215,6 +222,7 @@ static int precheck(strata_chip *chip, const strata_args *a, uint64_t heap) {
 
 int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
                        strata_task_ref *out) {
+  CHECK_ORCH(o, "orch_submit");
   strata_chip *chip = o->chip;
   int rc = validate(chip, kernel, a);
   uint64_t heap_bytes = rc ? 0 : output_bytes(a);
@@ -244,6 +252,7 @@ int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
 }
 
 int strata_orch_release(strata_orch *o, strata_task_ref ref) {
+  CHECK_ORCH(o, "orch_release");
   strata_chip *chip = o->chip;
   strata__task *t = strata__task_by_id(chip, ref.id);
   if (!t || READ_ONCE(t->id) != ref.id || !t->held)
@@ -256,6 +265,7 @@ int strata_orch_release(strata_orch *o, strata_task_ref ref) {
 
 /* ---- scopes -------------------------------------------------------------- */
 int strata_orch_scope_begin(strata_orch *o) {
+  CHECK_ORCH(o, "orch_scope_begin");
   strata_chip *chip = o->chip;
   if (chip->depth >= STRATA_MAX_SCOPE_DEPTH)
     return strata__fail(STRATA_EINVAL, "scope_begin: nesting deeper than %d (STRATA_MAX_SCOPE_DEPTH); "
@@ -276,6 +286,7 @@ static void scope_close(strata_chip *chip) {
 }
 
 int strata_orch_scope_end(strata_orch *o) {
+  CHECK_ORCH(o, "orch_scope_end");
   strata_chip *chip = o->chip;
   if (chip->depth == 0)
     return strata__fail(STRATA_EINVAL, "scope_end without a matching scope_begin");
@@ -319,6 +330,7 @@ static int tensor_wait_loop(strata_orch *o, const strata_tensor *t) {
 }
 
 int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
+  CHECK_ORCH(o, "orch_wait_tensor");
   strata_chip *chip = o->chip;
   if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
   WRITE_ONCE(chip->orch_tensor_wait, 1);
