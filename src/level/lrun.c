@@ -42,8 +42,7 @@ int strata_node_scope_begin(strata_node_orch *o) {
                         "(STRATA_MAX_SCOPE_DEPTH); end inner scopes before opening new ones",
                         STRATA_MAX_SCOPE_DEPTH);
   strata__nscope *s = &r->scopes[++r->depth];
-  s->open = 0;
-  s->nbufs = 0;
+  s->nbufs = 0; /* open is 0 already: the last scope at this depth drained */
   return 0;
 }
 
