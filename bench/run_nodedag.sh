@@ -11,20 +11,20 @@ cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_TESTS=OFF 
 cmake --build build-release -j"$(nproc)" >/dev/null
 REPEATS=${1:-3}
 REPEATS_BIG=${2:-1}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+stats() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[1], a[NR]}'; } # median min max
 elapsed() { # tasks: elapsed_ms of one checked run
   build-release/strata run nodedag --tasks "$1" --chips 2 --json |
     sed -n 's/.*"check":true.*"elapsed_ms":\([0-9.]*\).*/\1/p'
 }
-echo "| tasks | runs | median elapsed (ms) | cost per task (us) | / cost at 1k |"
+echo "| tasks | runs | elapsed (ms): median [min, max] | cost per task (us), median | / cost at 1k |"
 echo "|---|---|---|---|---|"
 base=""
 for n in 1000 10000 100000; do
   r=$REPEATS; [ "$n" -ge 100000 ] && r=$REPEATS_BIG
-  ms=$(for _ in $(seq "$r"); do elapsed "$n"; done | median)
+  read -r ms lo hi < <(for _ in $(seq "$r"); do elapsed "$n"; done | stats)
   [ -n "$ms" ] || { echo "nodedag --tasks $n failed its check" >&2; exit 1; }
   us=$(awk -v ms="$ms" -v n="$n" 'BEGIN {printf "%.1f", ms * 1000 / n}')
   [ -n "$base" ] || base=$us
-  awk -v n="$n" -v r="$r" -v ms="$ms" -v us="$us" -v b="$base" \
-    'BEGIN {printf "| %d | %d | %.0f | %s | %.2f |\n", n, r, ms, us, us / b}'
+  awk -v n="$n" -v r="$r" -v ms="$ms" -v lo="$lo" -v hi="$hi" -v us="$us" -v b="$base" \
+    'BEGIN {printf "| %d | %d | %.0f [%.0f, %.0f] | %s | %.2f |\n", n, r, ms, lo, hi, us, us / b}'
 done
