@@ -1,7 +1,7 @@
 # install.cmake - what `cmake --install` puts where (GNUInstallDirs): the
 # headers, libstrata.so (versioned) and libstrata.a, the strata CLI,
 # strata.pc, the CMake package (find_package(strata) -> strata::strata and
-# strata::strata_static) and the Python package. Consumers get no -Werror:
+# strata::strata_static) and the Python package with its compiled kernels. Consumers get no -Werror:
 # the project's warning flags are compile options of its own targets only.
 include(CMakePackageConfigHelpers)
 
@@ -23,5 +23,10 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/strataConfig.cmake
 
 # Relocatable: prefix is found from the .pc file's own place.
 file(RELATIVE_PATH STRATA_PC_TO_PREFIX "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+# The Python package: <libdir>/python3/dist-packages/strata, with its kernels.
+set(STRATA_PYDIR ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages/strata)
+install(DIRECTORY python/strata/ DESTINATION ${STRATA_PYDIR} FILES_MATCHING PATTERN "*.py")
+install(TARGETS strata_pykernels LIBRARY DESTINATION ${STRATA_PYDIR})
+
 configure_file(cmake/strata.pc.in ${CMAKE_CURRENT_BINARY_DIR}/strata.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/strata.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

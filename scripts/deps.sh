@@ -2,7 +2,8 @@
 # deps.sh - install what strata needs on a fresh Debian 12 machine (as root,
 # or with sudo). `deps.sh bench` also installs the benchmark peers.
 set -euo pipefail
-pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev)  # clang only recommends its sanitizer runtimes
+pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev  # clang only recommends its sanitizer runtimes
+      python3 python3-numpy python3-pytest)                                # the Python front end
 [ "${1:-}" = bench ] && pkgs+=(libstarpu-dev)
 missing=()
 for p in "${pkgs[@]}"; do

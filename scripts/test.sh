@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# test.sh - set up and run the whole test suite: the gcc build, then clang
-# with ASan+UBSan, then clang with TSan; each runs every ctest entry (one
-# process per test, with a timeout). `test.sh quick` runs the gcc build only.
+# test.sh - set up and run the whole test suite: the gcc build (ctest, the
+# Python tests with pytest, the installed package used by out-of-tree
+# consumers), then clang with ASan+UBSan, then clang with TSan; each runs every
+# ctest entry (one process per test, with a timeout). `test.sh quick` stops
+# after the gcc build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -20,6 +22,11 @@ run_config() { # name cc sanitize build_type
 }
 
 run_config gcc gcc "" RelWithDebInfo
+echo "=== python (pytest over build-gcc) ==="
+PYTHONPATH=python STRATA_LIB=build-gcc/libstrata.so.0 \
+  STRATA_PYKERNELS=build-gcc/python/libstrata_pykernels.so /usr/bin/python3 -m pytest -q python/tests
+echo "=== install: pkg-config, find_package, CLI and Python from a prefix ==="
+scripts/check_install.sh build-gcc
 [ "${1:-}" = quick ] && exit 0
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_config asan clang address,undefined Debug

@@ -13,4 +13,15 @@
 #define STRATA_API
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version: STRATA_VERSION_STRING of the build that made it
+ * (compare with the header's to catch a mismatched libstrata.so). */
+STRATA_API const char *strata_version(void);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

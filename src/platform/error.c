@@ -38,3 +38,5 @@ int strata__fail(int code, const char *fmt, ...) {
   strata__log(STRATA_LOG_DEBUG, "%s: %s", strata_err_name(code), last_error);
   return code;
 }
+
+const char *strata_version(void) { return STRATA_VERSION_STRING; }

@@ -1,0 +1,394 @@
+"""core.py - the Python front end over libstrata.so: errors as exceptions,
+tensors over numpy arrays (no copy), task arguments, chips with Python
+orchestrations, level workers (nodes) with Python level orchestrations, sub
+workers and chip orchestrations written in Python, callables by name from
+compiled libraries, and collectives.
+
+Python callables registered on a node run in its forked children (a sub in
+a sub worker, a chip orchestration on a chip's orchestrator thread): they are
+registered before strata_node_init, so every child inherits them.
+"""
+import ctypes
+import traceback
+
+import numpy as np
+
+from . import _lib as L
+
+__all__ = ["Error", "Chip", "Node", "tensor", "AIC", "AIV", "INPUT", "OUTPUT_EXISTING", "INOUT",
+           "NO_DEP", "SUM", "MAX", "MIN", "PROD"]
+
+AIC, AIV = 0, 1
+INPUT, INOUT, OUTPUT_EXISTING, NO_DEP = 0, 2, 3, 4
+SUM, MAX, MIN, PROD = 0, 1, 2, 3
+EINVAL, TASK_FAILED = -22, -2001
+FN_KERNEL, FN_ORCH, FN_SUB, FN_LEVEL_ORCH = 0, 1, 2, 3
+
+_DTYPES = {np.dtype(np.uint8): 0, np.dtype(np.int32): 1, np.dtype(np.int64): 2,
+           np.dtype(np.float16): 3, np.dtype(np.float32): 5, np.dtype(np.float64): 6}
+_NP = {v: k for k, v in _DTYPES.items()}
+_KIND = {"aic": AIC, "aiv": AIV, AIC: AIC, AIV: AIV}
+
+
+class Error(Exception):
+    """A strata failure: .code (the status), .name (e.g. "EINVAL") and
+    .message (what was wrong and how to fix it)."""
+
+    def __init__(self, code, message=None):
+        self.code = code
+        self.name = L.err_name(code).decode()
+        self.message = message if message else L.last_error().decode()
+        if not self.message:
+            self.message = L.strerror(code).decode()
+        super().__init__(f"{self.name} ({code}): {self.message}")
+
+
+def check(rc, message=None):
+    if rc != 0:
+        raise Error(rc, message)
+    return rc
+
+
+# ---- tensors -------------------------------------------------------------------------
+def tensor(a):
+    """A strata tensor over numpy array `a` (C-contiguous; no copy). The array
+    must stay alive while the tensor is used."""
+    if not isinstance(a, np.ndarray) or not a.flags["C_CONTIGUOUS"]:
+        raise Error(EINVAL, "tensor() needs a C-contiguous numpy array (np.ascontiguousarray)")
+    if a.dtype not in _DTYPES:
+        raise Error(EINVAL, f"dtype {a.dtype} is not a strata dtype (u8, i32, i64, f16, f32, f64)")
+    ptr = a.ctypes.data
+    return L.Tensor(ptr, ptr, a.nbytes, _DTYPES[a.dtype], 0)
+
+
+def _as_tensor(x):
+    return x if isinstance(x, L.Tensor) else tensor(x)
+
+
+def view(t, dtype=None, count=None):
+    """A numpy array over the bytes of tensor t (no copy)."""
+    dt = np.dtype(dtype) if dtype is not None else _NP.get(t.dtype, np.dtype(np.uint8))
+    n = t.bytes // dt.itemsize if count is None else count
+    buf = (ctypes.c_char * (n * dt.itemsize)).from_address(t.data)
+    return np.frombuffer(buf, dtype=dt, count=n)
+
+
+def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None):
+    """strata_args: tensors in the order inputs, inouts, outputs (written in
+    place: OUTPUT_EXISTING), then scalars (ints, or floats as f64 bits).
+    kernel: for the package's one_kernel chip orchestration, the kernel it
+    runs (carried in the last scalar slot)."""
+    a = L.Args()
+    tensors = [(INPUT, x) for x in inputs] + [(INOUT, x) for x in inouts] + \
+              [(OUTPUT_EXISTING, x) for x in outputs]
+    if len(tensors) > L.MAX_TENSORS or len(scalars) > L.MAX_SCALARS or len(deps) > L.MAX_DEPS:
+        raise Error(EINVAL, f"at most {L.MAX_TENSORS} tensors, {L.MAX_SCALARS} scalars and "
+                    f"{L.MAX_DEPS} deps per task")
+    for i, (tag, x) in enumerate(tensors):
+        a.tensors[i] = _as_tensor(x)
+        a.tags[i] = tag
+    a.ntensors = len(tensors)
+    for i, s in enumerate(scalars):
+        a.scalars[i] = (np.float64(s).view(np.uint64).item() if isinstance(s, float)
+                        else int(s) & 0xFFFFFFFFFFFFFFFF)
+    a.nscalars = len(scalars)
+    for i, d in enumerate(deps):
+        a.deps[i].id = d
+    a.ndeps = len(deps)
+    if kernel is not None:
+        if len(scalars) >= L.MAX_SCALARS:
+            raise Error(EINVAL, f"with kernel=, at most {L.MAX_SCALARS - 1} scalars")
+        a.scalars[L.MAX_SCALARS - 1] = kernel
+    return a
+
+
+class TaskArgs:
+    """What a Python sub function or chip orchestration receives: .tensors
+    (numpy arrays over the task's tensors, no copy), .scalars (ints) and
+    .raw (the strata_args)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.tensors = [view(raw.tensors[i]) for i in range(raw.ntensors)]
+        self.scalars = [raw.scalars[i] for i in range(raw.nscalars)]
+
+    def f64(self, i):
+        return np.uint64(self.scalars[i]).view(np.float64).item()
+
+
+def _result(info):
+    return {f: getattr(info, f) if not isinstance(getattr(info, f), bytes)
+            else getattr(info, f).decode(errors="replace") for f, _ in info._fields_}
+
+
+# ---- chip ------------------------------------------------------------------------------
+def _chip_config(kw):
+    c = L.ChipConfig()
+    L.chip_config_init(ctypes.byref(c))
+    for k, v in kw.items():
+        if k not in L.CHIP_BITS:
+            raise Error(EINVAL, f"unknown chip config field '{k}'; fields: {', '.join(L.CHIP_BITS)}")
+        setattr(c, k, v)
+        c.field_mask |= L.CHIP_BITS[k]
+    return c
+
+
+def resolve(spec):
+    """Address of callable `spec` ("symbol" or "library.so:symbol") here."""
+    fn = ctypes.c_void_p()
+    check(L.callable_resolve(spec.encode(), ctypes.byref(fn)))
+    return fn
+
+
+class ChipOrch:
+    """The handle a Python chip orchestration gets: submit tasks, scopes,
+    collectives (inside a node's chip child)."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def kernel(self, name):
+        k = ctypes.c_uint32()
+        check(L.chip_find_kernel(L.orch_chip(self.ptr), name.encode(), ctypes.byref(k)))
+        return k.value
+
+    def submit(self, kernel, **args):
+        a = args.pop("args", None) or make_args(**args)
+        ref = L.TaskRef()
+        check(L.orch_submit(self.ptr, kernel, ctypes.byref(a), ctypes.byref(ref)))
+        return ref.id
+
+    def allreduce(self, domain, inp, out, op=SUM):
+        check(L.comm_submit_allreduce(self.ptr, domain, ctypes.byref(_as_tensor(inp)),
+                                      ctypes.byref(_as_tensor(out)), op, 0, None))
+
+    def allgather(self, domain, inp, out):
+        check(L.comm_submit_allgather(self.ptr, domain, ctypes.byref(_as_tensor(inp)),
+                                      ctypes.byref(_as_tensor(out)), None))
+
+    def barrier(self, domain):
+        check(L.comm_submit_barrier(self.ptr, domain, None))
+
+
+def _orch_trampoline(fn, with_args):
+    """A C strata_orch_fn around fn: a Python exception becomes the run's
+    EXPLICIT_ORCH_FATAL with the traceback's last line."""
+
+    def call(o, arg):
+        try:
+            if with_args:
+                fn(ChipOrch(o), TaskArgs(ctypes.cast(arg, ctypes.POINTER(L.Args)).contents))
+            else:
+                fn(ChipOrch(o))
+        except BaseException as e:  # noqa: BLE001 - reported through the run
+            L.orch_fatal(o, b"%s", f"python orchestration raised {type(e).__name__}: {e}".encode())
+
+    return L.ORCH_FN(call)
+
+
+class Chip:
+    """A simulated chip: Chip(sched_threads=2, ...) with strata_chip_config
+    fields; kernels from compiled libraries by name; run(orch) calls the
+    Python orchestration orch(o) on the chip's orchestrator thread."""
+
+    def __init__(self, **config):
+        self.ptr = ctypes.c_void_p()
+        cfg = _chip_config(config)
+        check(L.chip_create(ctypes.byref(cfg), ctypes.byref(self.ptr)))
+        self._keep = []
+
+    def kernel(self, name, spec, kind="aiv"):
+        k = ctypes.c_uint32()
+        check(L.chip_register_kernel(self.ptr, name.encode(), resolve(spec), _KIND[kind],
+                                     ctypes.byref(k)))
+        return k.value
+
+    def run(self, orch):
+        fn = _orch_trampoline(orch, with_args=False)
+        info = L.RunInfo()
+        rc = L.chip_run(self.ptr, fn, None, ctypes.byref(info))
+        check(rc, info.message.decode(errors="replace"))
+        return _result(info)
+
+    def close(self):
+        if self.ptr:
+            L.chip_destroy(self.ptr)
+            self.ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---- level workers ------------------------------------------------------------------------
+class NodeOrch:
+    """The handle a Python level orchestration gets."""
+
+    def __init__(self, ptr, node):
+        self.ptr = ptr
+        self.node = node
+
+    def submit_chip(self, chip, orch, **args):
+        a = args.pop("args", None) or make_args(**args)
+        ref = L.TaskRef()
+        check(L.node_submit_child(self.ptr, chip, orch, ctypes.byref(a), ctypes.byref(ref)))
+        return ref.id
+
+    submit_child = submit_chip
+
+    def submit_sub(self, fn, **args):
+        a = make_args(**args)
+        ref = L.TaskRef()
+        check(L.node_submit_sub(self.ptr, fn, ctypes.byref(a), ctypes.byref(ref)))
+        return ref.id
+
+    def submit_group(self, members):
+        """members: [(chip, orch, args dict), ...], dispatched all-or-nothing."""
+        args = [make_args(**m[2]) for m in members]
+        arr = (L.NodeMember * len(members))(
+            *[L.NodeMember(m[0], m[1], ctypes.pointer(a)) for m, a in zip(members, args)])
+        ref = L.TaskRef()
+        check(L.node_submit_group(self.ptr, arr, len(members), ctypes.byref(ref)))
+        return ref.id
+
+    def scope(self):
+        return _Scope(self.ptr)
+
+
+class _Scope:
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+    def __enter__(self):
+        check(L.node_scope_begin(self.ptr))
+
+    def __exit__(self, *exc):
+        check(L.node_scope_end(self.ptr))
+
+
+def _sub_trampoline(fn):
+    """A C strata_sub_fn around fn(TaskArgs): an exception is the task's
+    failure, with its type and message (never a hang)."""
+
+    def call(args, msg, length):
+        try:
+            fn(TaskArgs(args.contents))
+            return 0
+        except BaseException as e:  # noqa: BLE001 - reported through the run
+            text = f"python sub raised {type(e).__name__}: {e}".encode()[: max(0, length - 1)]
+            ctypes.memmove(msg, text + b"\0", len(text) + 1)
+            return TASK_FAILED
+
+    return L.SUB_FN(call)
+
+
+class Node:
+    """A level worker: Node(chips=2, subs=1, level=3, workers=0, ...,
+    chip={chip config}). Register callables, then init(), then run()."""
+
+    def __init__(self, chip=None, **config):
+        cfg = L.NodeConfig()
+        L.node_config_init(ctypes.byref(cfg))
+        for k, v in config.items():
+            if k not in L.NODE_BITS:
+                raise Error(EINVAL, f"unknown node config field '{k}'; fields: {', '.join(L.NODE_BITS)}")
+            setattr(cfg, k, v)
+            cfg.field_mask |= L.NODE_BITS[k]
+        cfg.chip = _chip_config(chip or {})
+        self.ptr = ctypes.c_void_p()
+        check(L.node_create(ctypes.byref(cfg), ctypes.byref(self.ptr)))
+        self._keep = []  # trampolines must outlive every process that may call them
+        self._arrays = []
+
+    def _by_name(self, kind, name, spec, core=AIV):
+        i = ctypes.c_uint32()
+        check(L.node_register_by_name(self.ptr, kind, name.encode(), spec.encode(), _KIND[core],
+                                      ctypes.byref(i)))
+        return i.value
+
+    def kernel(self, name, spec, kind="aiv"):
+        """A kernel from a compiled library: spec "lib.so:symbol"."""
+        return self._by_name(FN_KERNEL, name, spec, kind)
+
+    def chip_orch(self, name, spec_or_fn):
+        """A chip orchestration: a spec, or a Python fn(o, task_args)."""
+        if isinstance(spec_or_fn, str):
+            return self._by_name(FN_ORCH, name, spec_or_fn)
+        fn = _orch_trampoline(spec_or_fn, with_args=True)
+        self._keep.append(fn)
+        i = ctypes.c_uint32()
+        check(L.node_register_orch(self.ptr, name.encode(), fn, ctypes.byref(i)))
+        return i.value
+
+    def sub(self, name, fn):
+        """A sub worker function written in Python: fn(task_args); raise to fail."""
+        tramp = _sub_trampoline(fn)
+        self._keep.append(tramp)
+        i = ctypes.c_uint32()
+        check(L.node_register_sub(self.ptr, name.encode(), tramp, ctypes.byref(i)))
+        return i.value
+
+    def init(self):
+        check(L.node_init(self.ptr))
+        return self
+
+    @property
+    def chips(self):
+        return L.node_chips(self.ptr)
+
+    def array(self, chip, shape, dtype=np.float64):
+        """A numpy array in chip `chip`'s device memory (no copy: device
+        memory is mapped in this process). Freed when the node closes."""
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        p = ctypes.c_void_p()
+        check(L.node_malloc(self.ptr, chip, max(nbytes, 1), ctypes.byref(p)))
+        buf = (ctypes.c_char * max(nbytes, 1)).from_address(p.value)
+        a = np.frombuffer(buf, dtype=dt, count=int(np.prod(shape))).reshape(shape)
+        self._arrays.append(a)
+        return a
+
+    def domain(self, chips, window=1 << 16):
+        """A communication domain over chips (rank i = chips[i])."""
+        arr = (ctypes.c_uint32 * len(chips))(*chips)
+        d = ctypes.c_uint32()
+        check(L.domain_create(self.ptr, arr, len(chips), window, ctypes.byref(d)))
+        return d.value
+
+    def run(self, orch, *args):
+        """Run the Python level orchestration orch(o, *args) and drain it.
+        Raises Error with the first failure (or the orchestration's own
+        exception); returns the run info as a dict."""
+        raised = []
+
+        def call(o, _):
+            try:
+                orch(NodeOrch(o, self), *args)
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                raised.append(e)
+
+        fn = L.NODE_ORCH_FN(call)
+        info = L.NodeRunInfo()
+        rc = L.node_run(self.ptr, fn, None, ctypes.byref(info))
+        if raised:
+            raise raised[0]
+        check(rc, info.message.decode(errors="replace"))
+        return _result(info)
+
+    def close(self):
+        if self.ptr:
+            self._arrays.clear()
+            L.node_close(self.ptr)
+            self.ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def format_exception(e):
+    return "".join(traceback.format_exception_only(type(e), e)).strip()

@@ -1,0 +1,187 @@
+"""test_strata.py - the Python front end: errors as exceptions, chips with
+Python orchestrations over numpy arrays (no copy), nodes with compiled chip
+kernels and Python sub workers, a Python sub's exception and a kernel's
+failure reported (not a hang), collectives from a Python chip
+orchestration, an L4 from Python, and `python3 -m strata run vector`."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import strata
+
+LIB = strata.kernels_library()
+
+
+def spec(sym):
+    return f"{LIB}:{sym}"
+
+
+def test_version_matches_the_header():
+    assert strata.__version__.count(".") == 2
+
+
+def test_invalid_config_is_an_error_with_code_name_and_message():
+    with pytest.raises(strata.Error) as e:
+        strata.Chip(task_window=1000)
+    assert e.value.code == -22 and e.value.name == "EINVAL"
+    assert "task_window is 1000" in e.value.message and "power of two" in e.value.message
+    with pytest.raises(strata.Error) as e:
+        strata.Chip(no_such_field=1)
+    assert "no_such_field" in e.value.message
+
+
+def test_unknown_callable_names_the_library():
+    with strata.Chip() as chip, pytest.raises(strata.Error) as e:
+        chip.kernel("x", "/nonexistent/libk.so:k")
+    assert e.value.name == "ENOENT" and "/nonexistent/libk.so" in e.value.message
+
+
+def test_chip_orchestration_in_python_over_numpy_arrays_without_copies():
+    a = np.arange(1000, dtype=np.float32)
+    b = np.full(1000, 0.5, dtype=np.float32)
+    c = np.zeros(1000, dtype=np.float32)
+    d = np.zeros(1000, dtype=np.float32)
+    with strata.Chip(sched_threads=2, clusters=2) as chip:
+        add = chip.kernel("add", spec("strata_py_add"))
+        mul = chip.kernel("mul", spec("strata_py_mul"))
+
+        def orch(o):
+            o.submit(add, inputs=[a, b], outputs=[c])  # c = a + b
+            o.submit(mul, inputs=[c, c], outputs=[d])  # waits for c: d = c * c
+
+        info = chip.run(orch)
+    assert info["tasks_completed"] == 2
+    np.testing.assert_array_equal(d, (a + b) * (a + b))  # written in place in our arrays
+
+
+def test_python_orchestration_exception_fails_the_run():
+    with strata.Chip() as chip:
+        def orch(o):
+            raise RuntimeError("orchestration broke")
+
+        with pytest.raises(strata.Error) as e:
+            chip.run(orch)
+    assert e.value.name == "EXPLICIT_ORCH_FATAL"
+    assert "RuntimeError: orchestration broke" in e.value.message
+
+
+def make_node(**kw):
+    node = strata.Node(chip={"sched_threads": 1, "clusters": 1}, devmem_bytes=1 << 20, **kw)
+    stage = node.kernel("stage", spec("strata_py_stage"))
+    fail = node.kernel("fail", spec("strata_py_fail"))
+    one = node.chip_orch("one", spec("strata_py_one_kernel"))
+    return node, stage, fail, one
+
+
+def test_node_pipeline_with_a_python_sub_checked_with_numpy():
+    node, stage, _, one = make_node(chips=2, subs=1)
+
+    def verify(t):  # runs in the sub worker process: it reports by failing
+        if not np.array_equal(t.tensors[0], t.tensors[1]):
+            raise ValueError("pipeline output differs from the reference")
+
+    sub = node.sub("verify", verify)
+    with node.init():
+        n = 4096
+        x0, x1, x2 = (node.array(k, n) for k in (0, 0, 1))
+        ref = node.array(1, n)
+        x0[:] = np.arange(n)
+        ref[:] = 2 * (2 * x0 + 1) + 3  # two stages: y = 2x + s
+
+        def orch(o):
+            o.submit_chip(0, one, inputs=[x0], outputs=[x1], scalars=[1.0], kernel=stage)
+            o.submit_chip(1, one, inputs=[x1], outputs=[x2], scalars=[3.0], kernel=stage)
+            o.submit_sub(sub, inputs=[x2, ref])  # after x2, by overlap
+
+        info = node.run(orch)
+        assert info["tasks_completed"] == 3
+        np.testing.assert_array_equal(x2, ref)  # device memory, read without a copy
+
+
+def test_python_sub_exception_is_reported_not_a_hang():
+    node, _, _, _ = make_node(chips=1, subs=1)
+
+    def bad(t):
+        raise ValueError(f"bad input of {len(t.tensors)} tensors")
+
+    sub = node.sub("bad", bad)
+    with node.init():
+        t0 = time.monotonic()
+        with pytest.raises(strata.Error) as e:
+            node.run(lambda o: o.submit_sub(sub))
+        assert time.monotonic() - t0 < 10
+    assert e.value.name == "TASK_FAILED"
+    assert "ValueError: bad input of 0 tensors" in e.value.message
+    assert "sub 0 (pid" in e.value.message
+
+
+def test_kernel_failure_is_an_exception_naming_the_chip():
+    node, _, fail, one = make_node(chips=2)
+    with node.init():
+        x = node.array(1, 8)
+        with pytest.raises(strata.Error) as e:
+            node.run(lambda o: o.submit_chip(1, one, outputs=[x], kernel=fail))
+    assert e.value.name == "TASK_FAILED"
+    assert "chip 1 (pid" in e.value.message and "asked to fail" in e.value.message
+
+
+def test_allreduce_from_a_python_chip_orchestration():
+    node = strata.Node(chips=2, chip={"sched_threads": 1, "clusters": 1}, devmem_bytes=1 << 20)
+
+    def reduce_orch(o, t):  # runs in each chip child, on its orchestrator thread
+        o.allreduce(int(t.scalars[0]), t.raw.tensors[0], t.raw.tensors[1], strata.SUM)
+
+    red = node.chip_orch("reduce", reduce_orch)
+    with node.init():
+        dom = node.domain([0, 1])
+        ins = [node.array(0, 256, np.float32) for _ in range(2)]
+        outs = [node.array(0, 256, np.float32) for _ in range(2)]
+        for r in range(2):
+            ins[r][:] = np.arange(256) * (r + 1)
+
+        def orch(o):
+            o.submit_group([(r, red, {"inouts": [ins[r], outs[r]], "scalars": [dom]})
+                            for r in range(2)])
+
+        node.run(orch)
+        for r in range(2):
+            np.testing.assert_array_equal(outs[r], np.arange(256, dtype=np.float32) * 3)
+
+
+def test_an_l4_of_two_nodes_from_python():
+    node = strata.Node(level=4, workers=2, chips=2, chip={"sched_threads": 1, "clusters": 1},
+                       devmem_bytes=1 << 20)
+    assert node.chips == 4
+    node.close()
+
+
+def run_module(*args):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(strata.__file__))
+    return subprocess.run([sys.executable, "-m", "strata", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_python_m_strata_run_vector_mirrors_the_cli():
+    p = run_module("run", "vector", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["check"] is True and out["values"] == [2, 23, 62, 119, 194, 287, 398, 527]
+    p = run_module("run", "vector", "--size", "0")
+    assert p.returncode == 2 and "--size" in p.stderr and "1..16777216" in p.stderr
+    assert run_module("run", "nosuch").returncode == 2
+
+
+def test_the_pipeline_example_builds_a_kernel_library_and_checks_with_numpy():
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(strata.__file__))
+    p = subprocess.run([sys.executable, os.path.join(here, "..", "examples", "pipeline.py"), "2"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "through 2 chips, 10 tasks, checked with numpy" in p.stdout
