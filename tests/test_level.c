@@ -483,6 +483,7 @@ STRATA_TEST(null_handles_are_einval_with_a_message) {
       strata_node_submit_child(NULL, 0, 0, &a, NULL), strata_node_submit_sub(NULL, 0, &a, NULL),
       strata_node_submit_group(NULL, NULL, 0, NULL), strata_node_scope_begin(NULL),
       strata_node_scope_end(NULL), strata_node_orch_alloc(NULL, 0, 8, STRATA_DT_U8, NULL),
+      strata_node_orch_fatal(NULL, "x"),
       strata_node_domain_create(NULL, &id, 1, 4096, &d), strata_node_domain_release(NULL, 0),
       strata_callable_resolve(NULL, NULL), strata_chip_create(NULL, NULL),
       strata_chip_run(NULL, NULL, NULL, NULL), strata_chip_config_resolve(NULL, NULL),

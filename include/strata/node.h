@@ -204,6 +204,10 @@ STRATA_API int strata_node_scope_begin(strata_node_orch *o);
 STRATA_API int strata_node_scope_end(strata_node_orch *o);
 STRATA_API int strata_node_orch_alloc(strata_node_orch *o, uint32_t chip, size_t bytes,
                                       strata_dtype dtype, strata_tensor *t);
+/* Make EXPLICIT_ORCH_FATAL with this message the run's error (first error
+ * wins); tasks already submitted still drain. Returns that status. */
+STRATA_API int strata_node_orch_fatal(strata_node_orch *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The worker running this orchestration (for device memory calls from it). */
 STRATA_API strata_node *strata_node_orch_node(strata_node_orch *o);
 

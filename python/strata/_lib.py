@@ -163,6 +163,7 @@ node_submit_child = _proto("strata_node_submit_child", c_int, c_void_p, c_uint32
 node_submit_sub = _proto("strata_node_submit_sub", c_int, c_void_p, c_uint32, P(Args), P(TaskRef))
 node_submit_group = _proto("strata_node_submit_group", c_int, c_void_p, P(NodeMember), c_uint32,
                            P(TaskRef))
+node_orch_fatal = _proto("strata_node_orch_fatal", c_int, c_void_p, c_char_p, c_char_p)
 node_scope_begin = _proto("strata_node_scope_begin", c_int, c_void_p)
 node_scope_end = _proto("strata_node_scope_end", c_int, c_void_p)
 domain_create = _proto("strata_node_domain_create", c_int, c_void_p, P(c_uint32), c_uint32,

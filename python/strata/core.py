@@ -322,6 +322,23 @@ class Node:
         check(L.node_register_orch(self.ptr, name.encode(), fn, ctypes.byref(i)))
         return i.value
 
+    def level_orch(self, name, fn):
+        """A level orchestration written in Python, run by a next-level worker
+        child (L4 and up) as a task: fn(o, task_args) with o a NodeOrch."""
+
+        def call(o, arg):
+            try:
+                fn(NodeOrch(o, None), TaskArgs(ctypes.cast(arg, ctypes.POINTER(L.Args)).contents))
+            except BaseException as e:  # noqa: BLE001 - the worker's run reports it
+                L.node_orch_fatal(o, b"%s", f"python level orchestration raised "
+                                  f"{format_exception(e)}".encode())
+
+        tramp = L.NODE_ORCH_FN(call)
+        self._keep.append(tramp)
+        i = ctypes.c_uint32()
+        check(L.node_register_level_orch(self.ptr, name.encode(), tramp, ctypes.byref(i)))
+        return i.value
+
     def sub(self, name, fn):
         """A sub worker function written in Python: fn(task_args); raise to fail."""
         tramp = _sub_trampoline(fn)

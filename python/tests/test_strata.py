@@ -153,11 +153,31 @@ def test_allreduce_from_a_python_chip_orchestration():
             np.testing.assert_array_equal(outs[r], np.arange(256, dtype=np.float32) * 3)
 
 
-def test_an_l4_of_two_nodes_from_python():
+def test_an_l4_with_python_level_orchestrations_on_its_nodes():
     node = strata.Node(level=4, workers=2, chips=2, chip={"sched_threads": 1, "clusters": 1},
                        devmem_bytes=1 << 20)
-    assert node.chips == 4
-    node.close()
+    stage = node.kernel("stage", spec("strata_py_stage"))
+    one = node.chip_orch("one", spec("strata_py_one_kernel"))
+
+    def on_node(o, t):  # runs in an L3 node process: stage on its chip scalar 1
+        o.submit_chip(int(t.scalars[1]), one, inputs=[t.raw.tensors[0]],
+                      outputs=[t.raw.tensors[1]], scalars=[t.f64(0)], kernel=stage)
+
+    lorch = node.level_orch("on_node", on_node)
+    with node.init():
+        assert node.chips == 4
+        x, y, z = node.array(0, 64), node.array(3, 64), node.array(1, 64)
+        x[:] = np.arange(64)
+
+        def orch(o):  # node 1 then node 0, ordered by y alone
+            o.submit_child(1, lorch, inputs=[x], outputs=[y], scalars=[1.0, 1])
+            o.submit_child(0, lorch, inputs=[y], outputs=[z], scalars=[5.0, 1])
+
+        assert node.run(orch)["tasks_completed"] == 2
+        np.testing.assert_array_equal(z, 2 * (2 * np.arange(64) + 1) + 5)
+        with pytest.raises(strata.Error) as e:  # a raise in the node process reaches us
+            node.run(lambda o: o.submit_child(1, lorch, inputs=[x], outputs=[y]))
+        assert "IndexError" in e.value.message and "L4 child 1" in e.value.message
 
 
 def run_module(*args):
@@ -184,4 +204,4 @@ def test_the_pipeline_example_builds_a_kernel_library_and_checks_with_numpy():
     p = subprocess.run([sys.executable, os.path.join(here, "..", "examples", "pipeline.py"), "2"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "through 2 chips, 10 tasks, checked with numpy" in p.stdout
+    assert "through 2 chips, 12 tasks, checked with numpy" in p.stdout

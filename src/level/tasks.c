@@ -8,6 +8,7 @@
  * capacity in each producer, the task itself, index entries, the task table
  * - and only then links the task in; a failure leaves the graph as it was
  * and becomes the run's error. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -284,6 +285,18 @@ int strata_node_submit_sub(strata_node_orch *o, uint32_t fn, const strata_args *
 }
 
 strata_node *strata_node_orch_node(strata_node_orch *o) { return o ? o->node : NULL; }
+
+int strata_node_orch_fatal(strata_node_orch *o, const char *fmt, ...) {
+  int rc = strata__orch_check(o);
+  if (rc) return rc;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt ? fmt : "(no message)", ap);
+  va_end(ap);
+  strata__run_error(o->node, STRATA_EXPLICIT_ORCH_FATAL, msg);
+  return strata__fail(STRATA_EXPLICIT_ORCH_FATAL, "%s", msg);
+}
 
 /* ---- end of a run --------------------------------------------------------------------- */
 void strata__run_free(strata_node *n) {
