@@ -186,7 +186,27 @@ def _orch_trampoline(fn, with_args):
     return L.ORCH_FN(call)
 
 
-class Chip:
+class _Handle:
+    """A C object owned by Python: close() (or leaving a with block) destroys it."""
+
+    ptr = ctypes.c_void_p()
+
+    def _destroy(self):
+        raise NotImplementedError
+
+    def close(self):
+        if self.ptr:
+            self._destroy()
+            self.ptr = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Chip(_Handle):
     """A simulated chip: Chip(sched_threads=2, ...) with strata_chip_config
     fields; kernels from compiled libraries by name; run(orch) calls the
     Python orchestration orch(o) on the chip's orchestrator thread."""
@@ -210,16 +230,8 @@ class Chip:
         check(rc, info.message.decode(errors="replace"))
         return _result(info)
 
-    def close(self):
-        if self.ptr:
-            L.chip_destroy(self.ptr)
-            self.ptr = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _destroy(self):
+        L.chip_destroy(self.ptr)
 
 
 # ---- level workers ------------------------------------------------------------------------
@@ -284,7 +296,7 @@ def _sub_trampoline(fn):
     return L.SUB_FN(call)
 
 
-class Node:
+class Node(_Handle):
     """A level worker: Node(chips=2, subs=1, level=3, workers=0, ...,
     chip={chip config}). Register callables, then init(), then run()."""
 
@@ -394,17 +406,9 @@ class Node:
         check(rc, info.message.decode(errors="replace"))
         return _result(info)
 
-    def close(self):
-        if self.ptr:
-            self._arrays.clear()
-            L.node_close(self.ptr)
-            self.ptr = ctypes.c_void_p()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+    def _destroy(self):
+        self._arrays.clear()  # views of device memory die with the node
+        L.node_close(self.ptr)
 
 
 def format_exception(e):
