@@ -8,5 +8,6 @@
 #include "strata/chip.h"
 #include "strata/node.h"
 #include "strata/comm.h"
+#include "strata/trace.h"
 
 #endif

@@ -163,6 +163,7 @@ static void chip_free_parts(strata_chip *chip) {
 
 int strata_chip_create(const strata_chip_config *cfg, strata_chip **out) {
   if (!out) return strata__fail(STRATA_EINVAL, "strata_chip_create: out is NULL");
+  strata__trace_env_init(); /* STRATA_TRACE: start on first use */
   strata_chip *chip = strata__calloc(1, sizeof(*chip));
   if (!chip) return strata__fail(STRATA_ENOMEM, "cannot allocate the chip object");
   int rc = config_resolve(cfg, &chip->cfg);

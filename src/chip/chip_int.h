@@ -35,6 +35,7 @@
 #include "platform/atomics.h"
 #include "platform/event.h"
 #include "platform/platform_int.h"
+#include "platform/trace.h"
 #include "strata/chip.h"
 
 /* ---- task -------------------------------------------------------------- */
@@ -72,6 +73,7 @@ typedef struct strata__task {
   _Atomic uint32_t kernel;         /* orch writes at alloc; dump reads */
   _Atomic int32_t core;            /* scheduler writes at dispatch */
   _Atomic uint64_t start_ns;       /* scheduler writes at dispatch */
+  _Atomic uint64_t ready_ns;       /* trace level >= 2: when it became READY */
   /* orchestrator-written before publication, read-only afterwards */
   uint8_t ring, kind, ntensors, nscalars, nprod, scope_held, held;
   uint64_t heap_end;               /* heap ring head after this task (orch) */

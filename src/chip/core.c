@@ -14,14 +14,24 @@
 
 #define CORE_IDLE_PARK_MS 1000 /* re-check stop at least this often */
 
+/* Level >= 1: the kernel's run as a complete event on this core's track. */
+static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
+  strata__tev e = {t0, strata__now_ns() - t0, READ_ONCE(t->id), READ_ONCE(t->ready_ns),
+                   STRATA_TEV_TASK, STRATA_TT_CORE + c->id, READ_ONCE(t->kernel), c->id};
+  strata__trace_record(&e);
+}
+
 static void run_assigned(strata__core *c) {
   strata_chip *chip = c->chip;
   strata__task *t = READ_ONCE(c->reg_task);
   strata_kernel_ctx ctx = {t, c, 0};
+  int traced = strata__trace_on(1);
+  uint64_t t0 = traced ? strata__now_ns() : 0;
   if (strata__run_cancelled(chip))
     ctx.failed = 1;
   else
     chip->kernels[READ_ONCE(t->kernel)].fn(&ctx);
+  if (traced) trace_task(c, t, t0);
   WRITE_ONCE(c->reg_failed, (uint32_t)ctx.failed);
   store_release(&c->reg_state, STRATA_REG_DONE); /* pairs with harvest's acquire */
   strata__event_signal(&chip->scheds[c->owner].ev);

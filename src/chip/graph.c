@@ -62,6 +62,7 @@ void strata__set_ready_credit(uint32_t aic, uint32_t aiv) {
 
 void strata__task_ready(strata_chip *chip, strata__task *t) {
   WRITE_ONCE(t->state, STRATA_TS_READY);
+  if (strata__trace_on(2)) WRITE_ONCE(t->ready_ns, strata__now_ns());
   if (strata__readyq_push(&chip->readyq[t->kind], t) != 0) { /* sized for every slot */
     strata__sched_fatal(chip, 104, "ready queue of %s tasks is full (capacity "
                                "%llu, 4 x PTO2_RING_TASK_WINDOW): cannot happen unless the "

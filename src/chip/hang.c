@@ -85,6 +85,8 @@ static int latch(strata__sched *s, const hang_report *r, const char *fmt, ...) {
     snprintf(chip->hdr.sched_msg, sizeof(chip->hdr.sched_msg), "scheduler thread %u [%s]: "
              "%s. %s", s->id, strata_hang_class_name(r->cls), what, dump);
     strata__log(STRATA_LOG_ERROR, "%s", chip->hdr.sched_msg);
+    strata__trace_instant("latch 100", chip->hdr.sched_msg, chip->hdr.stuck_task,
+                          STRATA_TT_SCHED + s->id);
   }
   cancel_run(chip);
   return 1;
@@ -235,8 +237,11 @@ void strata__stall_report(strata_chip *chip, uint64_t now) {
   char dump[768];
   strata__dump_blocking(chip, dump, sizeof(dump));
   fetch_add_relaxed(&chip->stall_reports, 1);
-  strata__warn("STALL: no progress for %llu ms. %s",
-               (unsigned long long)((now - last) / STRATA_NS_PER_MS), dump);
+  char msg[900];
+  snprintf(msg, sizeof(msg), "no progress for %llu ms. %s",
+           (unsigned long long)((now - last) / STRATA_NS_PER_MS), dump);
+  strata__warn("STALL: %s", msg);
+  strata__trace_instant("STALL", msg, 0, STRATA_TT_SCHED);
 }
 
 /* ---- dump of what blocks ------------------------------------------------- */

@@ -175,7 +175,16 @@ static void wire(strata__task *c, strata__task *p, strata__dep *e) {
   }
 }
 
+/* Level 3: the edges of a new task, as records of the orchestrator. */
+static void trace_edges(uint64_t id, const prod_set *p) {
+  for (int i = 0; i < p->n; i++) {
+    strata__tev e = {strata__now_ns(), 0, id, p->id[i], STRATA_TEV_EDGE, STRATA_TT_ORCH, 0, 0};
+    strata__trace_record(&e);
+  }
+}
+
 static void wire_all(strata__task *t, prod_set *p, strata__dep *deps) {
+  if (strata__trace_on(3)) trace_edges(READ_ONCE(t->id), p);
   for (int i = 0; i < p->n; i++) {
     if (!strata__task_tryref(p->task[i], p->id[i])) { /* finished: consumed or retired */
       if (READ_ONCE(p->task[i]->id) == p->id[i] && READ_ONCE(p->task[i]->failed))

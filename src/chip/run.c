@@ -169,6 +169,10 @@ static void fill_info(strata_chip *chip, strata_run_info *info, int rc, uint64_t
              strata__kernel_name(chip, h->stuck_kernel));
 }
 
+static const char *kernel_namer(void *ctx, uint32_t k) {
+  return strata__kernel_name(ctx, k);
+}
+
 static int run_checks(strata_chip *chip, strata_orch_fn orch) {
   if (!chip || !orch)
     return strata__fail(STRATA_EINVAL, "chip_run: chip and orch must be non-NULL (create "
@@ -195,6 +199,7 @@ int strata_chip_run(strata_chip *chip, strata_orch_fn orch, void *args, strata_r
   int launch_rc = launch(chip);
   int timed_out = launch_rc == 0 && stream_sync(chip) != 0;
   if (timed_out) sync_timeout_msg(chip, info->message, sizeof(info->message));
+  if (timed_out) strata__trace_instant("stream-sync timeout", info->message, 0, STRATA_TT_ORCH);
   if (timed_out || launch_rc) WRITE_ONCE(chip->hdr.cancel, 1);
   stop_and_join(chip);
   rc = status_of(chip, timed_out, launch_rc, info->message, sizeof(info->message));
@@ -203,6 +208,7 @@ int strata_chip_run(strata_chip *chip, strata_orch_fn orch, void *args, strata_r
              "of cancellation (a kernel ignoring strata_kernel_cancelled?); the chip is "
              "unusable", chip->cfg.join_grace_ms);
   fill_info(chip, info, rc, t0);
+  strata__trace_flush("chip", kernel_namer, chip); /* every run thread is joined */
   chip->in_run = 0;
   if (rc) strata__fail(rc, "%s", info->message);
   return rc;

@@ -8,5 +8,11 @@
 int cli_stress(int argc, char **argv);
 /* The stress options, for `strata help`. */
 void cli_stress_usage(FILE *out);
+/* `strata trace summary|svg ...`; returns the process exit status. */
+int cli_trace(int argc, char **argv);
+/* --trace <file> at argv[*i]: *file set, *i advanced; CLI_USAGE if missing. */
+int cli_trace_flag(int argc, char **argv, int *i, const char **file);
+/* Start tracing into file at STRATA_TRACE_LEVEL (1..3, default 1). */
+int cli_trace_begin(const char *file);
 
 #endif

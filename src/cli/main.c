@@ -21,6 +21,7 @@
 typedef struct cli_opts {
   strata_example_opts ex;
   int json;
+  const char *trace; /* --trace <file> */
 } cli_opts;
 
 /* Where an option's range comes from. */
@@ -71,7 +72,9 @@ static void usage(FILE *out) {
   fprintf(out, "usage: strata run <example> [options]     run an example (strata list)\n"
                "       strata stress allreduce [options]  the init-skew reproduction\n"
                "       strata list | version | help\n"
+               "       strata trace summary <file> [--json] | strata trace svg <file> -o <out.svg>\n"
                "run options:\n  --json                  print the result as JSON\n"
+               "  --trace <file>          write a Chrome trace (STRATA_TRACE_LEVEL 1..3, default 1)\n"
                "  --legacy-sched-timeout  use the old idle-cap hang detector\n");
   for (size_t i = 0; i < CLI_ARRAY_SIZE(num_opts); i++) {
     uint64_t lo, hi;
@@ -107,6 +110,7 @@ static int set_num(cli_opts *o, const num_opt *n, const strata_example *e, const
 static int parse_flag(cli_opts *o, const strata_example *e, int argc, char **argv, int *i) {
   const char *a = argv[*i];
   if (strcmp(a, "--json") == 0) return o->json = 1, 0;
+  if (strcmp(a, "--trace") == 0) return cli_trace_flag(argc, argv, i, &o->trace);
   if (strcmp(a, "--legacy-sched-timeout") == 0) {
     o->ex.cfg.legacy_sched_timeout = 1;
     o->ex.cfg.field_mask |= STRATA_CFG_LEGACY;
@@ -176,9 +180,11 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "strata: %s\n", strata_last_error());
     return CLI_USAGE;
   }
+  if (o.trace && cli_trace_begin(o.trace) != 0) return 1;
   strata_example_result r;
   memset(&r, 0, sizeof(r));
   e->run(&o.ex, &r);
+  if (o.trace && strata_trace_stop() != 0) fprintf(stderr, "strata: %s\n", strata_last_error());
   if (o.json)
     print_json(e->name, &r);
   else
@@ -190,6 +196,7 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
   if (strcmp(cmd, "run") == 0) return cmd_run(argc, argv);
   if (strcmp(cmd, "stress") == 0) return cli_stress(argc, argv);
+  if (strcmp(cmd, "trace") == 0) return cli_trace(argc, argv);
   if (strcmp(cmd, "list") == 0) {
     for (const strata_example *e = strata_examples(); e->name; e++)
       printf("%-8s %s\n", e->name, e->summary);

@@ -26,6 +26,7 @@
 typedef struct stress_opts {
   uint32_t chips, rounds, legacy, no_barrier, json, idle_cap;
   char skew[64];
+  const char *trace;
 } stress_opts;
 
 typedef struct tally {
@@ -213,6 +214,7 @@ void cli_stress_usage(FILE *out) {
                "  --legacy-sched-timeout  the old idle-cap hang detector\n"
                "  --legacy-idle-cap N     its idle iterations (1000); 1..1073741824\n"
                "  --no-init-barrier       dispatch before every chip is ready (old behaviour)\n"
+               "  --trace <file>          write a Chrome trace of every round\n"
                "  --json                  print the tally as JSON\n", SKEW_SYNTAX);
 }
 
@@ -239,6 +241,7 @@ static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
   if (strcmp(a, "--json") == 0) return so->json = 1, 0;
   if (strcmp(a, "--legacy-sched-timeout") == 0) return so->legacy = 1, 0;
   if (strcmp(a, "--no-init-barrier") == 0) return so->no_barrier = 1, 0;
+  if (strcmp(a, "--trace") == 0) return cli_trace_flag(argc, argv, i, &so->trace);
   ++*i;
   if (strcmp(a, "--init-skew") == 0) return set_skew(so, v);
   if (strcmp(a, "--chips") == 0) return set_u32(a, v, 32, &so->chips);
@@ -250,7 +253,7 @@ static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
 
 /* 0 to run, -1 after printing help, else the exit status of a usage error. */
 static int parse(int argc, char **argv, stress_opts *so) {
-  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "tail:1150"};
+  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "tail:1150", NULL};
   if (argc >= 3 && cli_is_help(argv[2])) return cli_stress_usage(stdout), -1;
   if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
     fprintf(stderr, "strata: stress needs a collective: allreduce\n");
@@ -268,6 +271,7 @@ int cli_stress(int argc, char **argv) {
   stress_opts so;
   int rc = parse(argc, argv, &so);
   if (rc) return rc < 0 ? 0 : rc;
+  if (so.trace && cli_trace_begin(so.trace) != 0) return 1;
   setenv("PTO2_RING_HEAP", "4294967296", 1);
   setenv("PTO2_RING_TASK_WINDOW", "131072", 1);
   setenv("PTO2_RING_DEP_POOL", "131072", 1);
@@ -279,5 +283,6 @@ int cli_stress(int argc, char **argv) {
     progress(&so, r + 1, &t);
   }
   report(&so, &t);
+  if (so.trace && strata_trace_stop() != 0) fprintf(stderr, "strata: %s\n", strata_last_error());
   return t.pass == so.rounds ? 0 : 1;
 }

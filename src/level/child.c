@@ -402,7 +402,9 @@ void strata__child_main(strata_node *n, uint32_t c) {
   cs->n = n;
   cs->c = c;
   cs->mb = strata__mbox(n, c);
-  char msg[256] = "";
+  char msg[256] = "", label[160];
+  snprintf(label, sizeof(label), "%s%s%s", n->path, n->path[0] ? " / " : "", n->child[c].path);
+  strata__trace_set_process(label); /* its events: "L4 child 1 / chip 0 (pid N)" */
   strata_child_kind kind = n->child[c].kind;
   int rc = kind == STRATA_CHILD_CHIP     ? chip_init(cs, msg, sizeof(msg))
            : kind == STRATA_CHILD_WORKER ? worker_init(cs, msg, sizeof(msg))

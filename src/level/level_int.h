@@ -40,6 +40,7 @@
 #include "platform/atomics.h"
 #include "platform/event.h"
 #include "platform/platform_int.h"
+#include "platform/trace.h"
 #include "strata/node.h"
 
 /* ---- mailbox states and controls (SPEC §3) ---------------------------------- */
@@ -160,6 +161,7 @@ typedef struct strata__ltask {
   int status;
   uint32_t nmembers, ndone, npending;
   uint64_t mark;                   /* dedup stamp while a later task collects producers */
+  uint64_t start_ns;               /* first member sent (traces) */
   strata__lmember *m;
   struct strata__ltask **dependents;
   size_t ndependents, cap_dependents;

@@ -175,6 +175,7 @@ static int kill_stopped(strata_node *n, uint32_t waiter) {
              c == waiter ? "" : "; waiting for it: ",
              c == waiter ? "" : strata__child_name(n, waiter, wname, sizeof(wname)));
     strata__run_error(n, STRATA_ETIMEDOUT, msg);
+    strata__trace_instant("stopped child killed", msg, 0, STRATA_TT_LEVEL);
     k++;
   }
   return k;
@@ -191,6 +192,7 @@ static void expire(strata_node *n, uint64_t now) {
     if (ch->killed_for) continue;
     ch->killed_for = KILL_DEADLINE;
     kill(ch->pid, SIGKILL); /* failed as timed out once reaped */
+    strata__trace_instant("deadline kill", ch->path, 0, STRATA_TT_LEVEL);
   }
 }
 
@@ -205,6 +207,7 @@ static void send_task(strata_node *n, uint32_t c, strata__ltask *t, uint32_t mem
   ch->task = t;
   ch->member = member;
   ch->start_ns = strata__now_ns();
+  if (t->state != STRATA_NT_RUNNING) t->start_ns = ch->start_ns;
   t->state = STRATA_NT_RUNNING;
   strata__post_task(n, c, t, member);
 }

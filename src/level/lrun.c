@@ -102,6 +102,13 @@ static void fill_info(strata_node *n, strata_node_run_info *info, uint64_t t0) {
   snprintf(info->message, sizeof(info->message), "%s", r->first_msg);
 }
 
+/* Trace names of level tasks: (kind << 16 | id) in the registry. */
+static const char *fn_namer(void *ctx, uint32_t idx) {
+  const strata_node *n = ctx;
+  uint32_t kind = idx >> 16, id = idx & 0xffff;
+  return kind < STRATA_FN_KINDS && id < n->reg.n[kind] ? n->reg.f[kind][id].name : "?";
+}
+
 static int run_checks(strata_node *n, strata_node_orch_fn fn) {
   if (!n || !fn || !n->initialized)
     return strata__fail(STRATA_EINVAL, "node_run: needs an initialised node (strata_node_init) "
@@ -129,6 +136,7 @@ int strata_node_run(strata_node *n, strata_node_orch_fn fn, void *args,
   while (n->run.depth > 0) scope_close(n, n->run.depth--);
   scope_close(n, 0);
   fill_info(n, info, t0);
+  strata__trace_flush(n->path[0] ? n->path : "level worker", fn_namer, n);
   strata__run_free(n);
   if (info->status) strata__fail(info->status, "%s", info->message);
   return info->status;

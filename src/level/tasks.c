@@ -57,8 +57,21 @@ static void release_dependents(strata_node *n, strata__ltask *t) {
   }
 }
 
+/* A level task as a complete event on its child's track; the name is
+ * (function kind << 16 | id), resolved by the run's flush. */
+static void trace_span(const strata_node *n, const strata__ltask *t) {
+  uint32_t kind = t->kind == STRATA_LT_SUB ? STRATA_FN_SUB
+                  : n->cfg.level == 3      ? STRATA_FN_ORCH
+                                           : STRATA_FN_LEVEL_ORCH;
+  uint64_t t0 = t->start_ns ? t->start_ns : strata__now_ns();
+  strata__tev e = {t0, strata__now_ns() - t0, t->id, 0, STRATA_TEV_SPAN,
+                   STRATA_TT_CHILD + t->m[0].target, (kind << 16) | t->m[0].fn, t->m[0].target};
+  strata__trace_record(&e);
+}
+
 static void complete(strata_node *n, strata__ltask *t, int status, const char *msg) {
   strata__run *r = &n->run;
+  if (strata__trace_on(1)) trace_span(n, t);
   t->status = status;
   t->state = status ? STRATA_NT_FAILED : STRATA_NT_DONE;
   r->completed++;
@@ -184,6 +197,10 @@ static void link_task(strata_node *n, strata__ltask *t) {
   for (uint32_t d = 0; d <= r->depth; d++) r->scopes[d].open++;
   for (size_t i = 0; i < r->nscratch; i++) {
     strata__ltask *p = r->scratch[i];
+    if (strata__trace_on(3)) {
+      strata__tev e = {strata__now_ns(), 0, t->id, p->id, STRATA_TEV_EDGE, STRATA_TT_LEVEL, 0, 1};
+      strata__trace_record(&e);
+    }
     if (p->state == STRATA_NT_FAILED) t->poisoned = 1;
     if (p->state >= STRATA_NT_DONE) continue;
     p->dependents[p->ndependents++] = t;

@@ -23,6 +23,7 @@ static strata_node *node_alloc(void) {
 
 int strata_node_create(const strata_node_config *cfg, strata_node **out) {
   if (!out) return strata__fail(STRATA_EINVAL, "node_create: out is NULL");
+  strata__trace_env_init(); /* STRATA_TRACE: start on first use */
   strata_node_config chain[STRATA_MAX_LEVEL];
   uint32_t levels = 0;
   int rc = strata__config_chain(cfg, chain, &levels);
