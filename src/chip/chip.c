@@ -217,6 +217,7 @@ int strata_chip_destroy(strata_chip *chip) {
   if (!chip) return 0;
   if (chip->in_run)
     return strata__fail(STRATA_EBUSY, "chip_destroy: a run is in progress");
+  strata__chip_trace_flush(chip);
   if (chip->wedged) {
     strata__warn("destroying a wedged chip: its arena and threads are leaked "
                  "on purpose (a stuck kernel may still use them)");

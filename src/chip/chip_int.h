@@ -231,6 +231,7 @@ struct strata_chip {
   _Atomic uint64_t last_progress_ns; /* any thread's progress */
   _Atomic uint64_t stall_reports, last_stall_ns;
   int in_run, wedged;
+  int trace_pending;               /* records of the last run not flushed yet */
 };
 
 /* ---- ring.c ---- */
@@ -306,6 +307,10 @@ STRATA_HIDDEN int strata__hang_check(strata__sched *s, uint64_t now);
 STRATA_HIDDEN void strata__stall_report(strata_chip *chip, uint64_t now);
 /* Write a summary of what blocks progress (tasks by state, busy cores). */
 STRATA_HIDDEN void strata__dump_blocking(strata_chip *chip, char *buf, size_t len);
+
+/* ---- run.c ---- */
+/* Flush the trace records of the last run, if any (host thread, between runs). */
+STRATA_HIDDEN void strata__chip_trace_flush(strata_chip *chip);
 
 /* ---- core.c ---- */
 STRATA_HIDDEN void *strata__core_main(void *arg);
