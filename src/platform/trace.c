@@ -21,7 +21,9 @@
 #include "platform/trace.h"
 #include "strata/trace.h"
 
-#define TBUF_CAP (1u << 15) /* records per thread: bounded memory, drops beyond */
+/* Records per thread (STRATA_TRACE_BUFFER): bounded memory, drops beyond.
+ * Pages are touched only as records arrive. */
+static uint32_t tbuf_cap = 1u << 18;
 #define MAX_STRINGS 512
 #define OUT_CHUNK (1u << 16)
 
@@ -61,7 +63,7 @@ static tbuf *take_buf(void) {
   pthread_mutex_lock(&reg);
   tbuf *b = bufs;
   while (b && (b->busy || b->n)) b = b->next; /* a free, drained buffer */
-  if (!b && (b = calloc(1, sizeof(*b))) && (b->ev = malloc(TBUF_CAP * sizeof(strata__tev)))) {
+  if (!b && (b = calloc(1, sizeof(*b))) && (b->ev = malloc(tbuf_cap * sizeof(strata__tev)))) {
     b->next = bufs;
     bufs = b;
   } else if (b && !b->ev) {
@@ -77,7 +79,7 @@ static tbuf *take_buf(void) {
 void strata__trace_record(const strata__tev *e) {
   tbuf *b = mine ? mine : (mine = take_buf());
   if (!b) return;
-  if (b->n < TBUF_CAP) b->ev[b->n++] = *e;
+  if (b->n < tbuf_cap) b->ev[b->n++] = *e;
   else b->dropped++;
 }
 
@@ -361,6 +363,7 @@ int strata_trace_start(const char *file, int level) {
   if (fd < 0) return strata__fail(STRATA_EINVAL, "trace_start: cannot write %s: %s", lp, strerror(errno));
   close(fd);
   root_pid = getpid();
+  tbuf_cap = (uint32_t)strata__env_u64("STRATA_TRACE_BUFFER", 1u << 18, 1024, 1u << 24, 0);
   static int registered;
   if (!registered) registered = !atexit(at_exit) && !pthread_atfork(NULL, NULL, forget_inherited);
   WRITE_ONCE(strata__trace_level_v, level);
