@@ -16,8 +16,12 @@
 
 /* Level >= 1: the kernel's run as a complete event on this core's track. */
 static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < t->ntensors; i++) bytes += t->tensors[i].bytes;
+  bytes = bytes < (1ull << 56) ? bytes : (1ull << 56) - 1;
   strata__tev e = {t0, strata__now_ns() - t0, READ_ONCE(t->id), READ_ONCE(t->ready_ns),
-                   STRATA_TEV_TASK, STRATA_TT_CORE + c->id, READ_ONCE(t->kernel), c->id};
+                   STRATA_TEV_TASK, STRATA_TT_CORE + c->id, READ_ONCE(t->kernel), c->id,
+                   (uint64_t)t->ntensors << 56 | bytes};
   strata__trace_record(&e);
 }
 

@@ -178,7 +178,7 @@ static void wire(strata__task *c, strata__task *p, strata__dep *e) {
 /* Level 3: the edges of a new task, as records of the orchestrator. */
 static void trace_edges(uint64_t id, const prod_set *p) {
   for (int i = 0; i < p->n; i++) {
-    strata__tev e = {strata__now_ns(), 0, id, p->id[i], STRATA_TEV_EDGE, STRATA_TT_ORCH, 0, 0};
+    strata__tev e = {strata__now_ns(), 0, id, p->id[i], STRATA_TEV_EDGE, STRATA_TT_ORCH, 0, 0, 0};
     strata__trace_record(&e);
   }
 }

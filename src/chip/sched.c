@@ -50,7 +50,7 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
   WRITE_ONCE(c->reg_task, t);
   if (strata__trace_on(2)) {
     strata__tev e = {READ_ONCE(t->start_ns), 0, READ_ONCE(t->id), 0, STRATA_TEV_DISPATCH,
-                     STRATA_TT_SCHED + s->id, 0, c->id};
+                     STRATA_TT_SCHED + s->id, 0, c->id, 0};
     strata__trace_record(&e);
   }
   store_release(&c->reg_state, STRATA_REG_ASSIGNED); /* pairs with core's acquire */

@@ -11,7 +11,7 @@
 typedef void (*step_fn)(strata_comm *c, void *arg);
 
 /* One step: publish my window (wr), wait for every peer's, consume (rd). */
-static int step(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
+static int step_run(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
   uint32_t n1 = c->nranks - 1, e = ++c->step;
   uint64_t deadline = strata__deadline_ms(c->timeout_ms);
   int rc = strata__wait_epoch(c, STRATA__SIG_DONE, (e - 1) * n1, deadline, k);
@@ -23,6 +23,20 @@ static int step(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_
   for (uint32_t p = 0; rc == 0 && p < c->nranks; p++)
     if (p != c->rank) strata__notify(c, p, STRATA__SIG_DONE, 0, 1);
   if (rc) c->broken = 1; /* peers are now out of step with us */
+  return rc;
+}
+
+/* Traces: a collective step as a complete event on the core that ran it. */
+static void trace_step(const strata_comm *c, uint64_t t0, const strata_kernel_ctx *k) {
+  strata__tev ev = {t0, strata__now_ns() - t0, c->step, c->rank, STRATA_TEV_STEP,
+                    STRATA_TT_CORE + (k ? strata_kernel_core_id(k) : 0), c->domain, c->nranks, 0};
+  strata__trace_record(&ev);
+}
+
+static int step(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
+  uint64_t t0 = strata__trace_on(1) ? strata__now_ns() : 0;
+  int rc = step_run(c, wr, rd, arg, k);
+  if (t0) trace_step(c, t0, k);
   return rc;
 }
 

@@ -65,7 +65,7 @@ static void trace_span(const strata_node *n, const strata__ltask *t) {
                                            : STRATA_FN_LEVEL_ORCH;
   uint64_t t0 = t->start_ns ? t->start_ns : strata__now_ns();
   strata__tev e = {t0, strata__now_ns() - t0, t->id, 0, STRATA_TEV_SPAN,
-                   STRATA_TT_CHILD + t->m[0].target, (kind << 16) | t->m[0].fn, t->m[0].target};
+                   STRATA_TT_CHILD + t->m[0].target, (kind << 16) | t->m[0].fn, t->m[0].target, 0};
   strata__trace_record(&e);
 }
 
@@ -198,7 +198,7 @@ static void link_task(strata_node *n, strata__ltask *t) {
   for (size_t i = 0; i < r->nscratch; i++) {
     strata__ltask *p = r->scratch[i];
     if (strata__trace_on(3)) {
-      strata__tev e = {strata__now_ns(), 0, t->id, p->id, STRATA_TEV_EDGE, STRATA_TT_LEVEL, 0, 1};
+      strata__tev e = {strata__now_ns(), 0, t->id, p->id, STRATA_TEV_EDGE, STRATA_TT_LEVEL, 0, 1, 0};
       strata__trace_record(&e);
     }
     if (p->state == STRATA_NT_FAILED) t->poisoned = 1;

@@ -95,7 +95,7 @@ uint32_t strata__trace_intern(const char *s) {
 void strata__trace_instant(const char *name, const char *msg, uint64_t task, uint32_t tid) {
   if (!strata__trace_on(1)) return;
   strata__tev e = {strata__now_ns(), 0, task, 0, STRATA_TEV_INSTANT, tid,
-                   strata__trace_intern(name), strata__trace_intern(msg)};
+                   strata__trace_intern(name), strata__trace_intern(msg), 0};
   strata__trace_record(&e);
 }
 
@@ -227,10 +227,13 @@ static void deps_of(const flush_ctx *f, uint64_t id, int level, char *buf, size_
 }
 
 static void write_task(const flush_ctx *f, const strata__tev *e, int level) {
-  char name[96], kb[64], deps[1024] = "", ready[48] = "";
+  char name[96], kb[64], deps[1024] = "", ready[96] = "";
   key(f, e->id, level, kb, sizeof(kb));
   if (strata__trace_on(3)) deps_of(f, e->id, level, deps, sizeof(deps));
-  if (e->a) snprintf(ready, sizeof(ready), ",\"ready_ts\":%.3f", us(e->a));
+  size_t k = 0;
+  if (e->a) k = (size_t)snprintf(ready, sizeof(ready), ",\"ready_ts\":%.3f", us(e->a));
+  if (e->b) snprintf(ready + k, sizeof(ready) - k, ",\"tensors\":%u,\"bytes\":%llu",
+                     (unsigned)(e->b >> 56), (unsigned long long)(e->b & ((1ull << 56) - 1)));
   out_line(f->o, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
            "\"pid\":%d,\"tid\":%u,\"args\":{\"task\":\"%s\",\"%s\":%u%s%s}}",
            esc(f->namer ? f->namer(f->nctx, e->name) : "task", name, sizeof(name)),
@@ -258,6 +261,13 @@ static void write_instant(const flush_ctx *f, const strata__tev *e) {
            "\"pid\":%d,\"tid\":%u,\"args\":{\"msg\":\"%s\",\"task\":\"%s\"}}",
            esc(string_at(e->name), name, sizeof(name)), us(e->ts), f->pid, e->tid,
            esc(string_at(e->aux), msg, sizeof(msg)), kb);
+}
+
+static void write_step(const flush_ctx *f, const strata__tev *e) {
+  out_line(f->o, "{\"name\":\"collective step\",\"cat\":\"comm\",\"ph\":\"X\",\"ts\":%.3f,"
+           "\"dur\":%.3f,\"pid\":%d,\"tid\":%u,\"args\":{\"domain\":%u,\"step\":%llu,"
+           "\"rank\":%llu,\"ranks\":%u}}", us(e->ts), us(e->dur), f->pid, e->tid, e->name,
+           (unsigned long long)e->id, (unsigned long long)e->a, e->aux);
 }
 
 static void write_dispatch(const flush_ctx *f, const strata__tev *e) {
@@ -299,6 +309,7 @@ static void write_records(const flush_ctx *f) {
       case STRATA_TEV_SPAN: write_task(f, e, 1); break;
       case STRATA_TEV_DISPATCH: write_dispatch(f, e); break;
       case STRATA_TEV_EDGE: write_flow(f, e); break;
+      case STRATA_TEV_STEP: write_step(f, e); break;
       default: write_instant(f, e); break;
     }
   }

@@ -29,7 +29,9 @@ enum {
   STRATA_TEV_DISPATCH, /* level 2: a scheduler handed task id to core aux */
   STRATA_TEV_EDGE,     /* level 3: task id waits for task a */
   STRATA_TEV_INSTANT,  /* name = a string id, id = task (or 0), a = class/detail */
-  STRATA_TEV_SPAN      /* a level task: ts, dur, id, name = function, aux = child */
+  STRATA_TEV_SPAN,     /* a level task: ts, dur, id, name = function, aux = child */
+  STRATA_TEV_STEP      /* a collective step: ts, dur, id = epoch, a = rank, name = domain,
+                          aux = ranks */
 };
 
 /* Thread roles, so tracks read "core 3", "scheduler 1", "orchestrator". */
@@ -39,6 +41,7 @@ enum { STRATA_TT_CORE = 1000, STRATA_TT_SCHED = 2000, STRATA_TT_ORCH = 3000, STR
 typedef struct strata__tev {
   uint64_t ts, dur, id, a;
   uint32_t type, tid, name, aux;
+  uint64_t b; /* TASK: tensor count << 56 | bytes of its tensors */
 } strata__tev;
 
 /* Current level (0 when tracing is off or not compiled). */
