@@ -10,7 +10,7 @@
  * events. Every chip of a node (each its own process) lands in one file, on
  * the host's one monotonic clock. Levels: 1 tasks, 2 + dispatch events and
  * ready times, 3 + dependency flows. Memory is bounded per thread
- * (STRATA_TRACE_BUFFER records of 48 B, default 262144); drops are counted in
+ * (STRATA_TRACE_BUFFER records of 56 B, default 262144); drops are counted in
  * the trace ("strata.dropped").
  */
 #ifndef STRATA_TRACE_H

@@ -250,6 +250,7 @@ static void send_one(strata_node *n, uint32_t c) {
     return;
   }
   strata__ltask *t = strata__tq_pop(ch->kind == STRATA_CHILD_SUB ? &n->run.subs : &ch->rq);
+  if (t && ch->kind == STRATA_CHILD_SUB) t->m[0].target = c; /* any idle sub: this one */
   if (t) send_task(n, c, t, 0);
 }
 

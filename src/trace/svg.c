@@ -24,11 +24,29 @@ static unsigned hue(const char *s) {
   return h % 360;
 }
 
-static size_t lane_of(lane *l, size_t *n, const ttask *k) {
-  for (size_t i = 0; i < *n; i++)
-    if (l[i].pid == k->pid && l[i].tid == k->tid) return i;
-  if (*n < MAX_ROWS) l[*n] = (lane){k->pid, k->tid}, (*n)++;
-  return *n - 1;
+static int lane_cmp(const void *a, const void *b) {
+  const lane *x = a, *y = b;
+  if (x->pid != y->pid) return x->pid < y->pid ? -1 : 1;
+  return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* The distinct (pid, tid) of the tasks, sorted: one row each. */
+static size_t make_lanes(const trace *t, lane *l) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->ntasks; i++) {
+    lane k = {t->tasks[i].pid, t->tasks[i].tid};
+    size_t j = 0;
+    while (j < n && lane_cmp(&l[j], &k) != 0) j++;
+    if (j == n && n < MAX_ROWS) l[n++] = k;
+  }
+  qsort(l, n, sizeof(*l), lane_cmp);
+  return n;
+}
+
+static size_t lane_of(const lane *l, size_t n, const ttask *k) {
+  lane key = {k->pid, k->tid};
+  const lane *hit = bsearch(&key, l, n, sizeof(*l), lane_cmp);
+  return hit ? (size_t)(hit - l) : (n ? n - 1 : 0);
 }
 
 static void bounds(const trace *t, double *lo, double *hi) {
@@ -86,7 +104,8 @@ int strata_trace_svg(const char *path, const char *svg_path) {
   double lo, hi;
   bounds(&t, &lo, &hi);
   double sx = (SVG_W - LEFT - 10) / (hi - lo);
-  for (size_t i = 0; rc == 0 && i < t.ntasks; i++) row[i] = lane_of(l, &nl, &t.tasks[i]);
+  if (rc == 0) nl = make_lanes(&t, l);
+  for (size_t i = 0; rc == 0 && i < t.ntasks; i++) row[i] = lane_of(l, nl, &t.tasks[i]);
   if (rc == 0) {
     fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", SVG_W,
