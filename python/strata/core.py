@@ -122,15 +122,20 @@ def _result(info):
 
 
 # ---- chip ------------------------------------------------------------------------------
-def _chip_config(kw):
-    c = L.ChipConfig()
-    L.chip_config_init(ctypes.byref(c))
+def _config(struct, init, bits, what, kw):
+    """A config struct from init(), with kw's fields set and their mask bits."""
+    c = struct()
+    init(ctypes.byref(c))
     for k, v in kw.items():
-        if k not in L.CHIP_BITS:
-            raise Error(EINVAL, f"unknown chip config field '{k}'; fields: {', '.join(L.CHIP_BITS)}")
+        if k not in bits:
+            raise Error(EINVAL, f"unknown {what} config field '{k}'; fields: {', '.join(bits)}")
         setattr(c, k, v)
-        c.field_mask |= L.CHIP_BITS[k]
+        c.field_mask |= bits[k]
     return c
+
+
+def _chip_config(kw):
+    return _config(L.ChipConfig, L.chip_config_init, L.CHIP_BITS, "chip", kw)
 
 
 def resolve(spec):
@@ -301,13 +306,7 @@ class Node(_Handle):
     chip={chip config}). Register callables, then init(), then run()."""
 
     def __init__(self, chip=None, **config):
-        cfg = L.NodeConfig()
-        L.node_config_init(ctypes.byref(cfg))
-        for k, v in config.items():
-            if k not in L.NODE_BITS:
-                raise Error(EINVAL, f"unknown node config field '{k}'; fields: {', '.join(L.NODE_BITS)}")
-            setattr(cfg, k, v)
-            cfg.field_mask |= L.NODE_BITS[k]
+        cfg = _config(L.NodeConfig, L.node_config_init, L.NODE_BITS, "node", config)
         cfg.chip = _chip_config(chip or {})
         self.ptr = ctypes.c_void_p()
         check(L.node_create(ctypes.byref(cfg), ctypes.byref(self.ptr)))
