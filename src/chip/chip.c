@@ -218,6 +218,7 @@ int strata_chip_destroy(strata_chip *chip) {
   if (chip->in_run)
     return strata__fail(STRATA_EBUSY, "chip_destroy: a run is in progress");
   strata__chip_trace_flush(chip);
+  if (!chip->wedged && strata__threads_exit(chip) != 0) chip->wedged = 1;
   if (chip->wedged) {
     strata__warn("destroying a wedged chip: its arena and threads are leaked "
                  "on purpose (a stuck kernel may still use them)");

@@ -225,7 +225,16 @@ struct strata_chip {
   _Atomic uint32_t orch_tensor_wait; /* orch waits for a tensor: signal finishes */
   _Atomic uint32_t orch_blocked;     /* STRATA_ORCH_*: orch writes (release) before
                                         it blocks; the hang fallback reads (acquire) */
-  strata__event host_ev;           /* host waits: run end */
+  strata__event host_ev;           /* host waits: run end, threads parked */
+  /* persistent run threads (run.c): created at the first run, parked
+   * between runs on start_ev. The host writes the run's state, then bumps
+   * run_gen (release); a thread that sees a new gen (acquire) runs its role
+   * until the run's stop flag, then counts itself in `parked` (acq_rel) and
+   * signals host_ev. `exiting` (release) ends them at destroy. */
+  _Atomic uint32_t run_gen, parked, exiting;
+  strata__event start_ev;
+  int threads_started, threads_rc;
+  uint32_t nthreads;
   _Atomic uint64_t submitted, completed, failed, poisoned;
   _Atomic uint32_t running_total;  /* RUNNING tasks on all cores */
   _Atomic uint64_t last_progress_ns; /* any thread's progress */
@@ -309,6 +318,13 @@ STRATA_HIDDEN void strata__stall_report(strata_chip *chip, uint64_t now);
 STRATA_HIDDEN void strata__dump_blocking(strata_chip *chip, char *buf, size_t len);
 
 /* ---- run.c ---- */
+/* A run thread waits here between runs: 1 with *gen updated when a new run
+ * starts, 0 when the chip is being destroyed. */
+STRATA_HIDDEN int strata__await_run(strata_chip *chip, uint32_t *gen);
+/* A run thread finished its part of the run. */
+STRATA_HIDDEN void strata__thread_parked(strata_chip *chip);
+/* Stop and join the run threads (destroy); 0, or ETIMEDOUT if one is stuck. */
+STRATA_HIDDEN int strata__threads_exit(strata_chip *chip);
 /* Flush the trace records of the last run, if any (host thread, between runs). */
 STRATA_HIDDEN void strata__chip_trace_flush(strata_chip *chip);
 

@@ -41,8 +41,8 @@ static void run_assigned(strata__core *c) {
   strata__event_signal(&chip->scheds[c->owner].ev);
 }
 
-void *strata__core_main(void *arg) {
-  strata__core *c = arg;
+/* One run: serve the handshake register until the run stops. */
+static void core_run(strata__core *c) {
   for (;;) {
     uint32_t seen = strata__event_read(&c->ev);
     /* pairs with store_release(ASSIGNED) in the scheduler's assign() */
@@ -52,6 +52,15 @@ void *strata__core_main(void *arg) {
     }
     if (READ_ONCE(c->chip->hdr.stop)) break;
     strata__event_wait(&c->ev, seen, strata__deadline_ms(CORE_IDLE_PARK_MS));
+  }
+}
+
+void *strata__core_main(void *arg) {
+  strata__core *c = arg;
+  uint32_t gen = 0;
+  while (strata__await_run(c->chip, &gen)) { /* lives as long as the chip */
+    core_run(c);
+    strata__thread_parked(c->chip);
   }
   return NULL;
 }

@@ -356,8 +356,8 @@ void strata__orch_block(strata_chip *chip, uint32_t where) {
   store_release(&chip->orch_blocked, where); /* pairs with fallback_check's acquire */
 }
 
-void *strata__orch_main(void *arg) {
-  strata_chip *chip = arg;
+/* One run: the user's orchestration, then the scopes it left open. */
+static void orch_run(strata_chip *chip) {
   chip->orch_fn(&chip->orch, chip->orch_args);
   if (chip->depth > 0)
     strata__warn("orchestration returned with %u open scope(s); closing them", chip->depth);
@@ -367,5 +367,14 @@ void *strata__orch_main(void *arg) {
   smp_mb(); /* pairs with smp_mb in check_run_end */
   if (READ_ONCE(chip->completed) == READ_ONCE(chip->submitted))
     strata__event_signal(&chip->host_ev);
+}
+
+void *strata__orch_main(void *arg) {
+  strata_chip *chip = arg;
+  uint32_t gen = 0;
+  while (strata__await_run(chip, &gen)) { /* lives as long as the chip */
+    orch_run(chip);
+    strata__thread_parked(chip);
+  }
   return NULL;
 }

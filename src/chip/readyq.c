@@ -15,7 +15,9 @@ int strata__readyq_init(strata__readyq *q, uint64_t cap) {
   q->cells = strata__calloc(n, sizeof(strata__rq_cell));
   if (!q->cells) return STRATA_ENOMEM;
   q->mask = n - 1;
-  strata__readyq_reset(q);
+  for (uint64_t i = 0; i < n; i++) WRITE_ONCE(q->cells[i].seq, i);
+  WRITE_ONCE(q->enq, 0);
+  WRITE_ONCE(q->deq, 0);
   return 0;
 }
 
@@ -24,8 +26,12 @@ void strata__readyq_destroy(strata__readyq *q) {
   q->cells = NULL;
 }
 
+/* Between runs (no thread touches the queue): only the cells the last run
+ * used changed, i.e. the first `enq` (all of them once it wrapped). */
 void strata__readyq_reset(strata__readyq *q) {
-  for (uint64_t i = 0; i <= q->mask; i++) WRITE_ONCE(q->cells[i].seq, i);
+  uint64_t used = READ_ONCE(q->enq);
+  if (used > q->mask + 1) used = q->mask + 1;
+  for (uint64_t i = 0; i < used; i++) WRITE_ONCE(q->cells[i].seq, i);
   WRITE_ONCE(q->enq, 0);
   WRITE_ONCE(q->deq, 0);
 }

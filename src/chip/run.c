@@ -1,15 +1,23 @@
-/* run.c - the host side of a run: reset the per-run state, launch cores,
- * schedulers and the orchestrator, stream-sync with STREAM_SYNC_TIMEOUT_MS,
- * cancel on expiry, stop and join every thread (bounded), and report.
+/* run.c - the host side of a run: reset the per-run state, start the run on
+ * the chip's persistent threads (cores, schedulers, orchestrator: created at
+ * the first run, parked between runs), stream-sync with
+ * STREAM_SYNC_TIMEOUT_MS, cancel on expiry, stop the run and wait until every
+ * thread parked again (bounded), and report.
  *
  * DESIGN: the host thread owns the chip between runs; during a run it only
- * waits on host_ev. All run threads are joined before the status is read, so
- * the latched messages (written by the CAS winners) are stable by then.
+ * waits on host_ev. Every run thread has parked before the status is read,
+ * so the latched messages (written by the CAS winners) are stable by then.
+ * Barrier pairing: the host's store_release(run_gen) after resetting the run
+ * state pairs with the threads' load_acquire in strata__await_run; a
+ * thread's fetch_add(parked) after its last access of the run pairs with
+ * the host's load_acquire in wait_parked.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "chip/chip_int.h"
+
+#define PARK_SLICE_MS 1000 /* parked threads re-check `exiting` at least this often */
 
 static void reset_run(strata_chip *chip) {
   strata__rings_reset(chip);
@@ -43,7 +51,6 @@ static void reset_threads(strata_chip *chip) {
     strata__core *c = &chip->cores[i];
     WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
     strata__event_init(&c->ev, 0);
-    c->started = 0;
   }
   for (uint32_t s = 0; s < chip->cfg.sched_threads; s++) {
     strata__sched *S = &chip->scheds[s];
@@ -51,28 +58,89 @@ static void reset_threads(strata_chip *chip) {
     S->chip = chip;
     S->running = 0;
     S->idle_iters = 0;
-    S->started = 0;
     strata__event_init(&S->ev, 0);
   }
-  chip->orch_started = 0;
 }
 
-static int launch(strata_chip *chip) {
+/* ---- the persistent threads ---------------------------------------------------- */
+int strata__await_run(strata_chip *chip, uint32_t *gen) {
+  for (;;) {
+    uint32_t seen = strata__event_read(&chip->start_ev);
+    if (load_acquire(&chip->exiting)) return 0; /* pairs with threads_exit's release */
+    uint32_t g = load_acquire(&chip->run_gen);  /* pairs with start_run's release */
+    if (g != *gen) return *gen = g, 1;
+    strata__event_wait(&chip->start_ev, seen, strata__deadline_ms(PARK_SLICE_MS));
+  }
+}
+
+void strata__thread_parked(strata_chip *chip) {
+  fetch_add(&chip->parked, 1); /* pairs with wait_parked's acquire */
+  strata__event_signal(&chip->host_ev);
+}
+
+static int start_one(strata_chip *chip, pthread_t *t, int *started, void *(*fn)(void *),
+                     void *arg, const char *fmt, uint32_t i) {
   char name[32];
-  int rc = 0;
-  for (uint32_t i = 0; i < chip->ncores && rc == 0; i++) {
-    snprintf(name, sizeof(name), "strata-core%u", i);
-    rc = strata__thread_start(&chip->cores[i].thread, strata__core_main, &chip->cores[i], name);
-    chip->cores[i].started = rc == 0;
-  }
-  for (uint32_t s = 0; s < chip->cfg.sched_threads && rc == 0; s++) {
-    snprintf(name, sizeof(name), "strata-sched%u", s);
-    rc = strata__thread_start(&chip->scheds[s].thread, strata__sched_main, &chip->scheds[s], name);
-    chip->scheds[s].started = rc == 0;
-  }
-  if (rc == 0) rc = strata__thread_start(&chip->orch_thread, strata__orch_main, chip, "strata-orch");
-  chip->orch_started = rc == 0;
+  snprintf(name, sizeof(name), fmt, i);
+  int rc = strata__thread_start(t, fn, arg, name);
+  *started = rc == 0;
+  chip->nthreads += rc == 0;
   return rc;
+}
+
+/* Once per chip, at its first run: every thread parks at once (gen 0). */
+static int start_threads(strata_chip *chip) {
+  if (chip->threads_started) return chip->threads_rc; /* a failed start stays failed */
+  strata__event_init(&chip->start_ev, 0);
+  int rc = 0;
+  for (uint32_t i = 0; i < chip->ncores && rc == 0; i++)
+    rc = start_one(chip, &chip->cores[i].thread, &chip->cores[i].started, strata__core_main,
+                   &chip->cores[i], "strata-core%u", i);
+  for (uint32_t s = 0; s < chip->cfg.sched_threads && rc == 0; s++)
+    rc = start_one(chip, &chip->scheds[s].thread, &chip->scheds[s].started, strata__sched_main,
+                   &chip->scheds[s], "strata-sched%u", s);
+  if (rc == 0)
+    rc = start_one(chip, &chip->orch_thread, &chip->orch_started, strata__orch_main, chip,
+                   "strata-orch%u", 0);
+  chip->threads_started = 1; /* even partly: destroy joins the ones that exist */
+  chip->threads_rc = rc;
+  return rc;
+}
+
+static void start_run(strata_chip *chip) {
+  WRITE_ONCE(chip->parked, 0);
+  store_release(&chip->run_gen, READ_ONCE(chip->run_gen) + 1); /* pairs with await_run */
+  strata__event_signal(&chip->start_ev);
+}
+
+/* Every thread parked again within join_grace_ms, else the chip is wedged
+ * (a kernel ignoring cancellation still runs on one of them). */
+static void wait_parked(strata_chip *chip) {
+  uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
+  for (;;) {
+    uint32_t seen = strata__event_read(&chip->host_ev);
+    if (load_acquire(&chip->parked) == chip->nthreads) return; /* pairs with thread_parked */
+    if (strata__now_ns() >= deadline) {
+      chip->wedged = 1;
+      return;
+    }
+    strata__event_wait(&chip->host_ev, seen, deadline);
+  }
+}
+
+int strata__threads_exit(strata_chip *chip) {
+  if (!chip->threads_started) return 0;
+  store_release(&chip->exiting, 1); /* pairs with await_run's acquire */
+  strata__wake_all(chip);
+  strata__event_signal(&chip->start_ev);
+  uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
+  int rc = 0;
+  for (uint32_t i = 0; i < chip->ncores; i++)
+    if (chip->cores[i].started) rc |= strata__thread_join(chip->cores[i].thread, deadline);
+  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
+    if (chip->scheds[s].started) rc |= strata__thread_join(chip->scheds[s].thread, deadline);
+  if (chip->orch_started) rc |= strata__thread_join(chip->orch_thread, deadline);
+  return rc ? STRATA_ETIMEDOUT : 0;
 }
 
 static int run_finished(strata_chip *chip) {
@@ -94,23 +162,10 @@ static int stream_sync(strata_chip *chip) {
   }
 }
 
-/* A thread that misses the deadline is detached (it frees itself whenever
- * its kernel returns) and the chip is marked wedged. */
-static void join_one(strata_chip *chip, int started, pthread_t t, uint64_t deadline) {
-  if (!started || strata__thread_join(t, deadline) == 0) return;
-  pthread_detach(t);
-  chip->wedged = 1;
-}
-
-static void stop_and_join(strata_chip *chip) {
+static void stop_run(strata_chip *chip) {
   WRITE_ONCE(chip->hdr.stop, 1);
   strata__wake_all(chip);
-  uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
-  join_one(chip, chip->orch_started, chip->orch_thread, deadline);
-  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
-    join_one(chip, chip->scheds[s].started, chip->scheds[s].thread, deadline);
-  for (uint32_t i = 0; i < chip->ncores; i++)
-    join_one(chip, chip->cores[i].started, chip->cores[i].thread, deadline);
+  wait_parked(chip);
 }
 
 static int status_of(strata_chip *chip, int sync_timeout, int launch_rc, char *msg, size_t len) {
@@ -205,12 +260,13 @@ int strata_chip_run(strata_chip *chip, strata_orch_fn orch, void *args, strata_r
   chip->orch_args = args;
   reset_run(chip);
   reset_threads(chip);
-  int launch_rc = launch(chip);
+  int launch_rc = start_threads(chip);
+  if (launch_rc == 0) start_run(chip);
   int timed_out = launch_rc == 0 && stream_sync(chip) != 0;
   if (timed_out) sync_timeout_msg(chip, info->message, sizeof(info->message));
   if (timed_out) strata__trace_instant("stream-sync timeout", info->message, 0, STRATA_TT_ORCH);
   if (timed_out || launch_rc) WRITE_ONCE(chip->hdr.cancel, 1);
-  stop_and_join(chip);
+  if (launch_rc == 0) stop_run(chip);
   rc = status_of(chip, timed_out, launch_rc, info->message, sizeof(info->message));
   if (rc == STRATA_CHIP_WEDGED)
     snprintf(info->message, sizeof(info->message), "a thread did not stop within %u ms "

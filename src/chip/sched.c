@@ -85,8 +85,8 @@ static uint64_t park_ns(const strata_chip *chip) {
   return ns > 100 * STRATA_NS_PER_MS ? 100 * STRATA_NS_PER_MS : ns;
 }
 
-void *strata__sched_main(void *arg) {
-  strata__sched *s = arg;
+/* One run: dispatch, harvest and watch for hangs until the run stops. */
+static void sched_run(strata__sched *s) {
   strata_chip *chip = s->chip;
   uint64_t nap = park_ns(chip);
   s->last_progress_ns = strata__now_ns();
@@ -102,6 +102,15 @@ void *strata__sched_main(void *arg) {
     }
     if (strata__hang_check(s, now)) break;
     strata__event_wait(&s->ev, seen, now + nap);
+  }
+}
+
+void *strata__sched_main(void *arg) {
+  strata__sched *s = arg;
+  uint32_t gen = 0;
+  while (strata__await_run(s->chip, &gen)) { /* lives as long as the chip */
+    sched_run(s);
+    strata__thread_parked(s->chip);
   }
   return NULL;
 }
