@@ -119,6 +119,9 @@ static int cores_create(strata_chip *chip) {
   for (uint32_t s = 0; s < ns; s++) {
     chip->scheds[s].cores = strata__calloc(chip->ncores, sizeof(strata__core *));
     if (!chip->scheds[s].cores) return STRATA_ENOMEM;
+    chip->scheds[s].id = s;
+    chip->scheds[s].chip = chip;
+    strata__event_init(&chip->scheds[s].ev, 0);
   }
   for (uint32_t i = 0; i < chip->ncores; i++) {
     strata__core *c = &chip->cores[i];
@@ -127,6 +130,7 @@ static int cores_create(strata_chip *chip) {
     c->kind = (i % 3 == 0) ? STRATA_CORE_AIC : STRATA_CORE_AIV;
     c->owner = s - chip->scheds;
     c->chip = chip;
+    strata__event_init(&c->ev, 0);
     s->cores[s->ncores++] = c;
   }
   return 0;
@@ -172,6 +176,9 @@ int strata_chip_create(const strata_chip_config *cfg, strata_chip **out) {
   if (rc != 0) goto err_parts;
   if (chip->cfg.init_delay_ms) strata__sleep_ms(chip->cfg.init_delay_ms);
   chip->orch.chip = chip;
+  strata__event_init(&chip->orch_ev, 0); /* counters for the chip's life */
+  strata__event_init(&chip->host_ev, 0);
+  strata__event_init(&chip->start_ev, 0);
   *out = chip;
   return 0;
 err_parts:

@@ -148,7 +148,7 @@ static int nothing_moves(strata_chip *chip, uint64_t now, uint64_t budget) {
 /* The first READY and the first WAITING task of the run, and their counts. */
 typedef struct census {
   strata__task *ready, *waiting;
-  uint64_t nready, nwaiting;
+  uint64_t nready, nwaiting, nrunning;
 } census;
 
 /* Visit every unretired task of every ring, oldest first. */
@@ -166,6 +166,7 @@ static void count_task(strata__task *t, void *arg) {
   uint32_t st = READ_ONCE(t->state);
   if (st == STRATA_TS_READY && !c->nready++) c->ready = t;
   if (st == STRATA_TS_PENDING && !c->nwaiting++) c->waiting = t;
+  c->nrunning += st == STRATA_TS_RUNNING;
 }
 
 /* "waits on #a (RUNNING) #b (PENDING)", or "is held"; only once the
@@ -214,6 +215,7 @@ static int fallback_check(strata__sched *s, uint64_t now, uint64_t budget) {
   census c;
   memset(&c, 0, sizeof(c));
   each_task(chip, count_task, &c);
+  if (c.nrunning) return 0; /* a dispatch raced with the counters: not a deadlock */
   return fallback_latch(s, &c, blocked,
                         (now - READ_ONCE(chip->last_progress_ns)) / STRATA_NS_PER_MS);
 }

@@ -268,6 +268,7 @@ int strata_orch_release(strata_orch *o, strata_task_ref ref) {
     return strata__fail(STRATA_EINVAL, "release: task #%llx is not a held task (or "
                         "was already released)", (unsigned long long)ref.id);
   t->held = 0;
+  strata__note_progress(chip); /* a release is progress: the hang budget restarts */
   strata__task_dec_fanin(chip, t);
   return 0;
 }
@@ -363,6 +364,7 @@ static void orch_run(strata_chip *chip) {
     strata__warn("orchestration returned with %u open scope(s); closing them", chip->depth);
   for (; chip->depth > 0; chip->depth--) scope_close(chip);
   scope_close(chip); /* the run's outer scope */
+  strata__note_progress(chip); /* the orchestration's end restarts the hang budget */
   store_release(&chip->hdr.orch_done, 1); /* pairs with fallback_check's acquire */
   smp_mb(); /* pairs with smp_mb in check_run_end */
   if (READ_ONCE(chip->completed) == READ_ONCE(chip->submitted))

@@ -27,8 +27,6 @@ static void reset_run(strata_chip *chip) {
   memset(&chip->hdr, 0, sizeof(chip->hdr));
   WRITE_ONCE(chip->hdr.sched_error_thread, -1);
   chip->hdr.stuck_core = -1;
-  strata__event_init(&chip->orch_ev, 0);
-  strata__event_init(&chip->host_ev, 0);
   WRITE_ONCE(chip->submitted, 0);
   WRITE_ONCE(chip->completed, 0);
   WRITE_ONCE(chip->failed, 0);
@@ -46,19 +44,14 @@ static void reset_run(strata_chip *chip) {
   chip->scope_start[0] = 0;
 }
 
+/* Events are counters initialised once at create: a thread may still be
+ * signalling one (host_ev, after counting itself parked) as the next run
+ * starts, so they are never reset. */
 static void reset_threads(strata_chip *chip) {
-  for (uint32_t i = 0; i < chip->ncores; i++) {
-    strata__core *c = &chip->cores[i];
-    WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
-    strata__event_init(&c->ev, 0);
-  }
+  for (uint32_t i = 0; i < chip->ncores; i++) WRITE_ONCE(chip->cores[i].reg_state, STRATA_REG_IDLE);
   for (uint32_t s = 0; s < chip->cfg.sched_threads; s++) {
-    strata__sched *S = &chip->scheds[s];
-    S->id = s;
-    S->chip = chip;
-    S->running = 0;
-    S->idle_iters = 0;
-    strata__event_init(&S->ev, 0);
+    chip->scheds[s].running = 0;
+    chip->scheds[s].idle_iters = 0;
   }
 }
 
@@ -91,7 +84,6 @@ static int start_one(strata_chip *chip, pthread_t *t, int *started, void *(*fn)(
 /* Once per chip, at its first run: every thread parks at once (gen 0). */
 static int start_threads(strata_chip *chip) {
   if (chip->threads_started) return chip->threads_rc; /* a failed start stays failed */
-  strata__event_init(&chip->start_ev, 0);
   int rc = 0;
   for (uint32_t i = 0; i < chip->ncores && rc == 0; i++)
     rc = start_one(chip, &chip->cores[i].thread, &chip->cores[i].started, strata__core_main,

@@ -107,10 +107,11 @@ static void sched_run(strata__sched *s) {
 
 void *strata__sched_main(void *arg) {
   strata__sched *s = arg;
+  strata_chip *chip = s->chip; /* written once, before the thread starts */
   uint32_t gen = 0;
-  while (strata__await_run(s->chip, &gen)) { /* lives as long as the chip */
+  while (strata__await_run(chip, &gen)) { /* lives as long as the chip */
     sched_run(s);
-    strata__thread_parked(s->chip);
+    strata__thread_parked(chip);
   }
   return NULL;
 }
