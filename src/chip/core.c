@@ -3,7 +3,7 @@
  * kernel-context API kernels use.
  *
  * DESIGN: a core only reads reg_task and writes reg_failed + DONE; it parks
- * on its event while IDLE. On cancellation it reports tasks DONE(failed)
+ * on its event while IDLE, across runs. On cancellation it reports tasks DONE(failed)
  * without running them; a running kernel sees strata_kernel_cancelled().
  */
 #include <stdarg.h>
@@ -39,10 +39,18 @@ static void run_assigned(strata__core *c) {
   WRITE_ONCE(c->reg_failed, (uint32_t)ctx.failed);
   store_release(&c->reg_state, STRATA_REG_DONE); /* pairs with harvest's acquire */
   strata__event_signal(&chip->scheds[c->owner].ev);
+  smp_mb(); /* pairs with smp_mb in stop_run: DONE vs the stop flag */
+  if (READ_ONCE(chip->hdr.stop) || strata__run_cancelled(chip))
+    strata__event_signal(&chip->host_ev); /* the host may be in wait_parked */
 }
 
-/* One run: serve the handshake register until the run stops. */
-static void core_run(strata__core *c) {
+/* A core knows nothing of runs: it serves its handshake register for the
+ * chip's whole life (parked on its event while IDLE), so starting a run
+ * wakes only the threads a run needs. The host sees a core's end of a run
+ * through reg_state (acquire) instead of a parked count. */
+void *strata__core_main(void *arg) {
+  strata__core *c = arg;
+  strata_chip *chip = c->chip; /* written once, before the thread starts */
   for (;;) {
     uint32_t seen = strata__event_read(&c->ev);
     /* pairs with store_release(ASSIGNED) in the scheduler's assign() */
@@ -50,17 +58,8 @@ static void core_run(strata__core *c) {
       run_assigned(c);
       continue;
     }
-    if (READ_ONCE(c->chip->hdr.stop)) break;
+    if (load_acquire(&chip->exiting)) break; /* pairs with threads_exit's release */
     strata__event_wait(&c->ev, seen, strata__deadline_ms(CORE_IDLE_PARK_MS));
-  }
-}
-
-void *strata__core_main(void *arg) {
-  strata__core *c = arg;
-  uint32_t gen = 0;
-  while (strata__await_run(c->chip, &gen)) { /* lives as long as the chip */
-    core_run(c);
-    strata__thread_parked(c->chip);
   }
   return NULL;
 }

@@ -1,6 +1,7 @@
 /* run.c - the host side of a run: reset the per-run state, start the run on
  * the chip's persistent threads (cores, schedulers, orchestrator: created at
- * the first run, parked between runs), stream-sync with
+ * the first run; schedulers and orchestrator parked between runs, cores
+ * parked on their own registers), stream-sync with
  * STREAM_SYNC_TIMEOUT_MS, cancel on expiry, stop the run and wait until every
  * thread parked again (bounded), and report.
  *
@@ -71,13 +72,14 @@ void strata__thread_parked(strata_chip *chip) {
   strata__event_signal(&chip->host_ev);
 }
 
+/* counted: a scheduler or the orchestrator, which park after each run */
 static int start_one(strata_chip *chip, pthread_t *t, int *started, void *(*fn)(void *),
-                     void *arg, const char *fmt, uint32_t i) {
+                     void *arg, const char *fmt, uint32_t i, int counted) {
   char name[32];
   snprintf(name, sizeof(name), fmt, i);
   int rc = strata__thread_start(t, fn, arg, name);
   *started = rc == 0;
-  chip->nthreads += rc == 0;
+  chip->nthreads += rc == 0 && counted;
   return rc;
 }
 
@@ -87,13 +89,13 @@ static int start_threads(strata_chip *chip) {
   int rc = 0;
   for (uint32_t i = 0; i < chip->ncores && rc == 0; i++)
     rc = start_one(chip, &chip->cores[i].thread, &chip->cores[i].started, strata__core_main,
-                   &chip->cores[i], "strata-core%u", i);
+                   &chip->cores[i], "strata-core%u", i, 0);
   for (uint32_t s = 0; s < chip->cfg.sched_threads && rc == 0; s++)
     rc = start_one(chip, &chip->scheds[s].thread, &chip->scheds[s].started, strata__sched_main,
-                   &chip->scheds[s], "strata-sched%u", s);
+                   &chip->scheds[s], "strata-sched%u", s, 1);
   if (rc == 0)
     rc = start_one(chip, &chip->orch_thread, &chip->orch_started, strata__orch_main, chip,
-                   "strata-orch%u", 0);
+                   "strata-orch%u", 0, 1);
   chip->threads_started = 1; /* even partly: destroy joins the ones that exist */
   chip->threads_rc = rc;
   return rc;
@@ -105,13 +107,21 @@ static void start_run(strata_chip *chip) {
   strata__event_signal(&chip->start_ev);
 }
 
-/* Every thread parked again within join_grace_ms, else the chip is wedged
- * (a kernel ignoring cancellation still runs on one of them). */
+static int cores_idle(strata_chip *chip) {
+  for (uint32_t i = 0; i < chip->ncores; i++) /* pairs with the core's store_release(DONE) */
+    if (load_acquire(&chip->cores[i].reg_state) == STRATA_REG_ASSIGNED) return 0;
+  return 1;
+}
+
+/* Schedulers and orchestrator parked again and no core still runs a kernel,
+ * within join_grace_ms; else the chip is wedged (a kernel ignoring
+ * cancellation still runs). */
 static void wait_parked(strata_chip *chip) {
   uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
   for (;;) {
     uint32_t seen = strata__event_read(&chip->host_ev);
-    if (load_acquire(&chip->parked) == chip->nthreads) return; /* pairs with thread_parked */
+    if (load_acquire(&chip->parked) == chip->nthreads && cores_idle(chip)) /* pairs with */
+      return;                                                             /* thread_parked */
     if (strata__now_ns() >= deadline) {
       chip->wedged = 1;
       return;
@@ -156,6 +166,7 @@ static int stream_sync(strata_chip *chip) {
 
 static void stop_run(strata_chip *chip) {
   WRITE_ONCE(chip->hdr.stop, 1);
+  smp_mb(); /* pairs with smp_mb in run_assigned: stop vs a core's DONE */
   strata__wake_all(chip);
   wait_parked(chip);
 }
