@@ -20,14 +20,30 @@
 
 #define PARK_SLICE_MS 1000 /* parked threads re-check `exiting` at least this often */
 
+/* Field by field: a core that just stored DONE may still read stop and
+ * cancel (atomics) while the next run is being set up. */
+static void reset_hdr(strata__run_hdr *h) {
+  WRITE_ONCE(h->orch_error_code, 0);
+  WRITE_ONCE(h->sched_error_code, 0);
+  WRITE_ONCE(h->sched_error_thread, -1);
+  WRITE_ONCE(h->report_bitmap, 0);
+  WRITE_ONCE(h->task_error, 0);
+  WRITE_ONCE(h->cancel, 0);
+  WRITE_ONCE(h->stop, 0);
+  WRITE_ONCE(h->orch_done, 0);
+  h->hang_class = 0;
+  h->stuck_task = h->stuck_ms = 0;
+  h->stuck_core = -1;
+  h->stuck_kernel = 0;
+  h->orch_msg[0] = h->sched_msg[0] = h->task_msg[0] = '\0';
+}
+
 static void reset_run(strata_chip *chip) {
   strata__rings_reset(chip);
   strata__readyq_reset(&chip->readyq[0]);
   strata__readyq_reset(&chip->readyq[1]);
   strata__tmap_reset(&chip->tmap);
-  memset(&chip->hdr, 0, sizeof(chip->hdr));
-  WRITE_ONCE(chip->hdr.sched_error_thread, -1);
-  chip->hdr.stuck_core = -1;
+  reset_hdr(&chip->hdr);
   WRITE_ONCE(chip->submitted, 0);
   WRITE_ONCE(chip->completed, 0);
   WRITE_ONCE(chip->failed, 0);
