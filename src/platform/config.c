@@ -56,11 +56,3 @@ int strata__cfg_resolve(const strata__cfg_field *t, size_t n, const void *in,
   }
   return 0;
 }
-
-void strata__cfg_set_default(const strata__cfg_field *f, void *out) {
-  field_set(out, f, f->def);
-}
-
-uint64_t strata__cfg_value(const strata__cfg_field *f, const void *cfg) {
-  return field_get(cfg, f);
-}

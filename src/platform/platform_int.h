@@ -76,8 +76,6 @@ STRATA_HIDDEN int strata__cfg_valid(const strata__cfg_field *f, uint64_t v);
 /* The row of field_mask bit `bit`, or NULL. */
 STRATA_HIDDEN const strata__cfg_field *strata__cfg_find(const strata__cfg_field *t, size_t n,
                                                         uint64_t bit);
-STRATA_HIDDEN void strata__cfg_set_default(const strata__cfg_field *f, void *out);
-STRATA_HIDDEN uint64_t strata__cfg_value(const strata__cfg_field *f, const void *cfg);
 
 /* ---- memory ---- */
 /* Allocation wrappers; the test build can make the Nth next call fail. */
