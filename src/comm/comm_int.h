@@ -27,7 +27,7 @@
 #include "platform/atomics.h"
 #include "platform/event.h"
 #include "platform/platform_int.h"
-#include "platform/trace.h"
+#include "platform/trace_rec.h"
 #include "strata/comm.h"
 
 #define STRATA__DOM_MAGIC 0x53544443u /* "STDC" */

@@ -40,7 +40,7 @@
 #include "platform/atomics.h"
 #include "platform/event.h"
 #include "platform/platform_int.h"
-#include "platform/trace.h"
+#include "platform/trace_rec.h"
 #include "strata/node.h"
 
 /* ---- mailbox states and controls (SPEC §3) ---------------------------------- */

@@ -1,4 +1,4 @@
-/* trace.c - the event recorder (trace.h): per-thread buffers, flushes into
+/* trace.c - the event recorder (trace_rec.h): per-thread buffers, flushes into
  * Chrome trace-event JSON lines, and the final merge into one file.
  *
  * DESIGN: a thread takes a buffer on its first record (registry mutex, once
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "platform/trace.h"
+#include "platform/trace_rec.h"
 #include "strata/trace.h"
 
 /* Records per thread (STRATA_TRACE_BUFFER): bounded memory, drops beyond.

@@ -1,4 +1,4 @@
-/* trace.h - the event recorder behind STRATA_TRACE (SPEC §7): per-thread
+/* trace_rec.h - the event recorder behind STRATA_TRACE (SPEC §7): per-thread
  * buffers of fixed-size records, no lock on the hot path, bounded memory
  * with a drop counter. Layers above record through the inline helpers; a
  * flush (after a run, when the recording threads are joined) turns the
