@@ -276,6 +276,37 @@ STRATA_TEST(l4_kill_of_a_deep_chip_ends_the_run_and_leaks_nothing) {
   expect_kill_fails_run(5, "L4 child 1 / chip 1"); /* worker 1's chip 1: runs the long task */
 }
 
+/* A process of the tree that is idle when it dies still fails the run: the
+ * error is recorded at once, the run ends when its tasks have drained. */
+static void short_orch(strata_node_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &long_y);
+  strata_args_scalar(&a, 1000); /* ms of k_sleep */
+  strata_args_scalar(&a, 1);
+  assert_int_equal(strata_node_submit_child(o, 1, L_SLEEP, &a, NULL), 0);
+}
+
+STRATA_TEST(l4_kill_of_an_idle_sub_is_the_runs_error) {
+  (void)state;
+  strata_node *n = l4_new(30000);
+  init_ok(n);
+  long_y = dev_f64(n, 3, 1, 0);
+  victim = strata_node_child_pid(n, STRATA_CHILD_SUB, 0); /* the L4's own sub: idle */
+  pthread_t th;
+  pthread_create(&th, NULL, kill_soon, NULL);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, short_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
+  pthread_join(th, NULL);
+  assert_true(ms_since(t0) < 5000);
+  assert_non_null(strstr(info.message, "sub 0 (pid"));
+  assert_non_null(strstr(info.message, "signal 9"));
+  assert_int_equal(info.tasks_completed, 1); /* the task itself still finished */
+  close_clean(n);
+}
+
 /* ---- callables by name from a shared object -------------------------------------- */
 static uint32_t lib_orch;
 

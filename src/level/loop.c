@@ -94,6 +94,11 @@ static int subs_alive(const strata_node *n) {
 void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg) {
   strata__child *ch = &n->child[c];
   n->broken = 1;
+  if (n->run.active && ch->busy != BUSY_TASK) { /* idle, but the run's tree is broken */
+    char full[640], name[160];
+    snprintf(full, sizeof(full), "%s: %s", strata__child_name(n, c, name, sizeof(name)), msg);
+    strata__run_error(n, status, full);
+  }
   if (ch->busy == BUSY_TASK) task_finish(n, c, status, msg);
   if (ch->busy == BUSY_CTL) ctl_finish(n, c, ch->ctl, status, msg);
   ch->busy = BUSY_NONE;
