@@ -228,19 +228,19 @@ static void *kill_soon(void *arg) {
   return NULL;
 }
 
-/* A 20 s task on child 1 running fn (at L4: on the worker's chip 1). */
-static void sleep_task(strata_node_orch *o, uint32_t fn) {
+/* A task of ms milliseconds on child 1 running fn (at L4: on the worker's chip 1). */
+static void sleep_task(strata_node_orch *o, uint32_t fn, uint64_t ms) {
   strata_args a;
   strata_args_init(&a);
   strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &long_y);
-  strata_args_scalar(&a, 20000); /* ms of k_sleep */
+  strata_args_scalar(&a, ms); /* of k_sleep */
   strata_args_scalar(&a, 1);
   assert_int_equal(strata_node_submit_child(o, 1, fn, &a, NULL), 0);
 }
 
 static void long_orch(strata_node_orch *o, void *arg) {
   (void)arg;
-  sleep_task(o, L_SLEEP);
+  sleep_task(o, L_SLEEP, 20000);
 }
 
 static void expect_kill_fails_run(size_t which, const char *who) {
@@ -280,12 +280,7 @@ STRATA_TEST(l4_kill_of_a_deep_chip_ends_the_run_and_leaks_nothing) {
  * error is recorded at once, the run ends when its tasks have drained. */
 static void short_orch(strata_node_orch *o, void *arg) {
   (void)arg;
-  strata_args a;
-  strata_args_init(&a);
-  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &long_y);
-  strata_args_scalar(&a, 1000); /* ms of k_sleep */
-  strata_args_scalar(&a, 1);
-  assert_int_equal(strata_node_submit_child(o, 1, L_SLEEP, &a, NULL), 0);
+  sleep_task(o, L_SLEEP, 1000);
 }
 
 STRATA_TEST(l4_kill_of_an_idle_sub_is_the_runs_error) {
@@ -418,7 +413,7 @@ STRATA_TEST(rejected_submit_is_recorded_in_the_run) {
 /* A chip killed mid-task: the watcher wakes the loop, the task fails at once. */
 static void sleep_on_chip1_orch(strata_node_orch *o, void *arg) {
   (void)arg;
-  sleep_task(o, O_SLEEP);
+  sleep_task(o, O_SLEEP, 20000);
 }
 
 STRATA_TEST(child_death_wakes_the_loop_within_100_ms) {
