@@ -302,6 +302,32 @@ STRATA_TEST(l4_kill_of_an_idle_sub_is_the_runs_error) {
   close_clean(n);
 }
 
+/* A chip of the idle worker 0 dies while worker 1 runs the task: worker 0
+ * reports it and exits, and the L4's run fails naming the chip. */
+STRATA_TEST(l4_kill_of_a_chip_under_an_idle_worker_is_the_runs_error) {
+  (void)state;
+  strata_node *n = l4_new(30000);
+  init_ok(n);
+  long_y = dev_f64(n, 3, 1, 0);
+  pid_t pids[16];
+  size_t np = 0;
+  assert_int_equal(strata_node_tree_pids(n, pids, 16, &np), 0);
+  victim = pids[1]; /* worker 0's chip 0 */
+  pthread_t th;
+  pthread_create(&th, NULL, kill_soon, NULL);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  int rc = strata_node_run(n, short_orch, NULL, &info);
+  pthread_join(th, NULL);
+  if (rc != STRATA_ENDPOINT_FAILURE) fprintf(stderr, "run: %d %s\n", rc, info.message);
+  assert_int_equal(rc, STRATA_ENDPOINT_FAILURE);
+  assert_true(ms_since(t0) < 5000);
+  assert_non_null(strstr(info.message, "L4 child 0"));
+  assert_non_null(strstr(info.message, "lost part of its subtree"));
+  assert_non_null(strstr(info.message, "chip 0"));
+  close_clean(n);
+}
+
 /* ---- callables by name from a shared object -------------------------------------- */
 static uint32_t lib_orch;
 

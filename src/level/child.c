@@ -374,6 +374,17 @@ static int control_dispatch(child_state *cs, char *msg, size_t len) {
   }
 }
 
+/* A worker child whose own child died while it was idle: it says so in its
+ * mailbox and exits, so the level above learns it now, not at the next task. */
+static int subtree_lost(child_state *cs) {
+  if (!cs->worker || !strata__worker_lost(cs->worker, (char *)cs->mb->errmsg,
+                                          sizeof(cs->mb->errmsg)))
+    return 0;
+  strata_node_close(cs->worker);
+  cs->worker = NULL;
+  return 1;
+}
+
 static void serve(child_state *cs) {
   strata__mailbox *mb = cs->mb;
   pid_t parent = cs->n->hdr->parent_pid;
@@ -388,6 +399,8 @@ static void serve(child_state *cs) {
       reply(cs, STRATA_MB_CONTROL_DONE, rc, msg);
     } else if (st == STRATA_MB_SHUTDOWN || getppid() != parent) {
       return;
+    } else if (subtree_lost(cs)) {
+      _exit(STRATA_EXIT_SUBTREE_LOST);
     } else {
       strata__event_wait(&mb->child_ev, seen, strata__deadline_ms(CHILD_PARK_MS));
     }

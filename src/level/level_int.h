@@ -331,6 +331,13 @@ STRATA_HIDDEN uint32_t strata__config_chips(const strata_node_config *chain, uin
 /* In a worker child: the next-level worker for child ch of parent. */
 STRATA_HIDDEN int strata__worker_child_create(const strata_node *parent, const strata__child *ch,
                                               strata_node **out);
+/* In a worker child between tasks: 1 (with what happened in msg) if one of
+ * w's children died since. */
+STRATA_HIDDEN int strata__worker_lost(strata_node *w, char *msg, size_t len);
+/* Exit status of a worker child that lost part of its subtree while idle;
+ * its mailbox's errmsg says which part. */
+#define STRATA_EXIT_SUBTREE_LOST 3
+
 /* Register f (kind what) in w and its children; *id its id. */
 STRATA_HIDDEN int strata__worker_register(strata_node *w, uint32_t what, const strata__func *f,
                                           uint32_t *id);

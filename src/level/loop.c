@@ -11,6 +11,7 @@
  * runs the loop again.
  */
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -136,6 +137,8 @@ static void lost_msg(strata_node *n, uint32_t c, int *status, char *msg, size_t 
     *status = STRATA_ETIMEDOUT;
     snprintf(msg, len, "was stopped (SIGSTOP?) past the %u ms deadline and was killed",
              n->cfg.task_timeout_ms);
+  } else if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST) {
+    snprintf(msg, len, "lost part of its subtree: %s", strata__mbox(n, c)->errmsg);
   } else {
     char full[384];
     strata__child_died_msg(n, c, during, full, sizeof(full));

@@ -59,6 +59,17 @@ int strata__worker_child_create(const strata_node *parent, const strata__child *
   return 0;
 }
 
+int strata__worker_lost(strata_node *w, char *msg, size_t len) {
+  if (!w->initialized || !load_acquire(&w->deaths)) return 0; /* pairs with report_death */
+  strata__loop_poll(w); /* reaps: broken, with the child named */
+  for (uint32_t c = 0; c < w->nchildren; c++)
+    if (w->child[c].lost) {
+      strata__child_died_msg(w, c, "idle time", msg, len);
+      return 1;
+    }
+  return 0;
+}
+
 /* ---- registration ------------------------------------------------------------ */
 int strata__worker_register(strata_node *n, uint32_t what, const strata__func *f, uint32_t *id) {
   strata__registry *r = &n->reg;
