@@ -2,10 +2,24 @@
  * p50, p99), core utilisation per chip, dispatch latency (ready to start,
  * level >= 2), the critical path (level 3) and the stall marks; as text or
  * JSON. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "trace/trace_int.h"
+
+/* s as a JSON string (quotes, backslashes and control characters escaped). */
+static const char *js(const char *s, char *buf, size_t len) {
+  size_t k = 0;
+  for (; s && *s && k + 7 < len; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') buf[k++] = '\\', buf[k++] = (char)c;
+    else if (c < 0x20) k += (size_t)snprintf(buf + k, len - k, "\\u%04x", c);
+    else buf[k++] = (char)c;
+  }
+  buf[k] = '\0';
+  return buf;
+}
 
 typedef struct stats {
   double mean, p50, p99, sum;
@@ -45,9 +59,10 @@ static void kernels(const trace *t, FILE *out, int json) {
     size_t j = i, k = 0;
     for (; j < m && strcmp(v[j]->name, v[i]->name) == 0; j++) d[k++] = v[j]->dur;
     stats s = stats_of(d, k);
+    char nb[256];
     if (json)
       fprintf(out, "%s{\"name\":\"%s\",\"count\":%zu,\"mean_us\":%.3f,\"p50_us\":%.3f,\"p99_us\":%.3f}",
-              first ? "" : ",", v[i]->name, s.n, s.mean, s.p50, s.p99);
+              first ? "" : ",", js(v[i]->name, nb, sizeof(nb)), s.n, s.mean, s.p50, s.p99);
     else
       fprintf(out, "%-20s %7zu %9.3f %9.3f %9.3f\n", v[i]->name, s.n, s.mean, s.p50, s.p99);
     first = 0;
@@ -116,10 +131,13 @@ static void critical(const trace *t, FILE *out, int json) {
   if (json) fprintf(out, "\"critical_path\":{\"length_us\":%.3f,\"tasks\":[", len);
   else if (t->has_deps) fprintf(out, "\ncritical path: %.3f us over %zu tasks:", len, n);
   else fprintf(out, "\ncritical path: needs dependencies (trace at STRATA_TRACE_LEVEL=3)\n");
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    char kb[256], nb[256];
+    const ttask *k = &t->tasks[path[i]];
     fprintf(out, json ? "%s{\"task\":\"%s\",\"name\":\"%s\",\"dur_us\":%.3f}" : "%s%s %s (%.3f us)",
-            json ? (i ? "," : "") : (i ? " ->" : " "), t->tasks[path[i]].key, t->tasks[path[i]].name,
-            t->tasks[path[i]].dur);
+            json ? (i ? "," : "") : (i ? " ->" : " "), json ? js(k->key, kb, sizeof(kb)) : k->key,
+            json ? js(k->name, nb, sizeof(nb)) : k->name, k->dur);
+  }
   fprintf(out, json ? "]}," : (t->has_deps ? "\n" : ""));
   free(path);
 }
@@ -128,9 +146,10 @@ static void marks(const trace *t, FILE *out, int json) {
   fprintf(out, json ? "\"stalls\":[" : "\nstalls, latches and timeouts: %zu\n", t->nmarks);
   for (size_t i = 0; i < t->nmarks; i++) {
     const tmark *m = &t->marks[i];
+    char nb[256], kb[256];
     if (json)
       fprintf(out, "%s{\"name\":\"%s\",\"ts_us\":%.3f,\"pid\":%d,\"task\":\"%s\"}", i ? "," : "",
-              m->name, m->ts, m->pid, m->task);
+              js(m->name, nb, sizeof(nb)), m->ts, m->pid, js(m->task, kb, sizeof(kb)));
     else
       fprintf(out, "  %.3f us  pid %d  %s: %.160s\n", m->ts, m->pid, m->name, m->msg);
   }
@@ -142,7 +161,8 @@ int strata_trace_summary(const char *path, FILE *out, int json) {
   trace t;
   int rc = strata__trace_load(path, &t);
   if (rc) return rc;
-  if (json) fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,", path, t.ntasks);
+  char pb[1024];
+  if (json) fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,", js(path, pb, sizeof(pb)), t.ntasks);
   else fprintf(out, "trace %s: %zu tasks\n\n", path, t.ntasks);
   kernels(&t, out, json);
   utilisation(&t, out, json);
