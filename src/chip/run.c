@@ -73,14 +73,26 @@ static void reset_threads(strata_chip *chip) {
 }
 
 /* ---- the persistent threads ---------------------------------------------------- */
+typedef struct await_ctx {
+  strata_chip *chip;
+  uint32_t *gen;
+  int run;
+} await_ctx;
+
+static int run_or_exit(void *arg) {
+  await_ctx *w = arg;
+  if (load_acquire(&w->chip->exiting)) return 1; /* pairs with threads_exit's release */
+  uint32_t g = load_acquire(&w->chip->run_gen);  /* pairs with start_run's release */
+  if (g == *w->gen) return 0;
+  *w->gen = g;
+  return w->run = 1;
+}
+
 int strata__await_run(strata_chip *chip, uint32_t *gen) {
-  for (;;) {
-    uint32_t seen = strata__event_read(&chip->start_ev);
-    if (load_acquire(&chip->exiting)) return 0; /* pairs with threads_exit's release */
-    uint32_t g = load_acquire(&chip->run_gen);  /* pairs with start_run's release */
-    if (g != *gen) return *gen = g, 1;
-    strata__event_wait(&chip->start_ev, seen, strata__deadline_ms(PARK_SLICE_MS));
-  }
+  await_ctx w = {chip, gen, 0};
+  strata__event_wait_until(&chip->start_ev, run_or_exit, &w, UINT64_MAX,
+                           PARK_SLICE_MS * STRATA_NS_PER_MS);
+  return w.run;
 }
 
 void strata__thread_parked(strata_chip *chip) {
@@ -132,18 +144,15 @@ static int cores_idle(strata_chip *chip) {
 /* Schedulers and orchestrator parked again and no core still runs a kernel,
  * within join_grace_ms; else the chip is wedged (a kernel ignoring
  * cancellation still runs). */
+static int all_parked(void *arg) {
+  strata_chip *chip = arg;
+  return load_acquire(&chip->parked) == chip->nthreads && cores_idle(chip); /* pairs with */
+}                                                                            /* thread_parked */
+
 static void wait_parked(strata_chip *chip) {
-  uint64_t deadline = strata__deadline_ms(chip->cfg.join_grace_ms);
-  for (;;) {
-    uint32_t seen = strata__event_read(&chip->host_ev);
-    if (load_acquire(&chip->parked) == chip->nthreads && cores_idle(chip)) /* pairs with */
-      return;                                                             /* thread_parked */
-    if (strata__now_ns() >= deadline) {
-      chip->wedged = 1;
-      return;
-    }
-    strata__event_wait(&chip->host_ev, seen, deadline);
-  }
+  if (strata__event_wait_until(&chip->host_ev, all_parked, chip,
+                               strata__deadline_ms(chip->cfg.join_grace_ms), 0) != 0)
+    chip->wedged = 1;
 }
 
 int strata__threads_exit(strata_chip *chip) {
@@ -161,7 +170,8 @@ int strata__threads_exit(strata_chip *chip) {
   return rc ? STRATA_ETIMEDOUT : 0;
 }
 
-static int run_finished(strata_chip *chip) {
+static int run_finished(void *arg) {
+  strata_chip *chip = arg;
   return strata__run_cancelled(chip) ||
          (READ_ONCE(chip->hdr.orch_done) &&
           READ_ONCE(chip->completed) == READ_ONCE(chip->submitted));
@@ -169,15 +179,9 @@ static int run_finished(strata_chip *chip) {
 
 /* Stream sync: wait for the run, at most stream_sync_timeout_ms. */
 static int stream_sync(strata_chip *chip) {
-  uint64_t deadline = strata__deadline_ms(chip->cfg.stream_sync_timeout_ms);
-  for (;;) {
-    uint32_t seen = strata__event_read(&chip->host_ev);
-    if (run_finished(chip)) return 0;
-    uint64_t now = strata__now_ns();
-    if (now >= deadline) return STRATA_ETIMEDOUT;
-    uint64_t nap = now + 100 * STRATA_NS_PER_MS;
-    strata__event_wait(&chip->host_ev, seen, nap < deadline ? nap : deadline);
-  }
+  return strata__event_wait_until(&chip->host_ev, run_finished, chip,
+                                  strata__deadline_ms(chip->cfg.stream_sync_timeout_ms),
+                                  100 * STRATA_NS_PER_MS);
 }
 
 static void stop_run(strata_chip *chip) {

@@ -93,3 +93,15 @@ int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
   park(ev, seen, deadline_ns);
   return strata__event_read(ev) != seen ? 0 : STRATA_ETIMEDOUT;
 }
+
+int strata__event_wait_until(strata__event *ev, int (*done)(void *arg), void *arg,
+                             uint64_t deadline_ns, uint64_t slice_ns) {
+  for (;;) {
+    uint32_t seen = strata__event_read(ev);
+    if (done(arg)) return 0;
+    uint64_t now = strata__now_ns();
+    if (now >= deadline_ns) return STRATA_ETIMEDOUT;
+    uint64_t wake = slice_ns && now + slice_ns < deadline_ns ? now + slice_ns : deadline_ns;
+    strata__event_wait(ev, seen, wake);
+  }
+}

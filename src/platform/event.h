@@ -41,6 +41,14 @@ STRATA_HIDDEN void strata__event_signal(strata__event *ev);
 STRATA_HIDDEN int strata__event_wait(strata__event *ev, uint32_t seen,
                                      uint64_t deadline_ns);
 
+/* The wait loop every waiter shares: until done(arg) holds (0) or the
+ * absolute deadline passes (STRATA_ETIMEDOUT; UINT64_MAX = none), parking on
+ * ev between checks and waking at least every slice_ns (0 = only when
+ * signalled or at the deadline). done is checked after reading the event,
+ * so a signal between the check and the park is never lost. */
+STRATA_HIDDEN int strata__event_wait_until(strata__event *ev, int (*done)(void *arg), void *arg,
+                                           uint64_t deadline_ns, uint64_t slice_ns);
+
 /* Raw futex on a 32-bit word (shared: across processes). wait sleeps while
  * *w == val, at most until deadline_ns; spurious returns are possible. */
 STRATA_HIDDEN void strata__futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns,
