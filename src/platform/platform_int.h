@@ -102,6 +102,11 @@ STRATA_HIDDEN void strata__shm_name(char *buf, size_t len, const char *what);
 STRATA_HIDDEN void *strata__shm_map(const char *tag, size_t bytes);
 STRATA_HIDDEN void strata__shm_unmap(void *p, size_t bytes);
 
+/* ---- JSON output (trace.c) ---- */
+/* s as the contents of a JSON string (quotes, backslashes and control
+ * characters escaped) in buf, truncated to fit; returns buf. */
+STRATA_HIDDEN const char *strata__json_escape(const char *s, char *buf, size_t len);
+
 /* ---- entry pools (pool.c) ---- */
 /* Fixed-size entries in chunks of per_chunk; an entry's first field must be
  * a pointer (the free-list link). One owner thread. */

@@ -130,8 +130,7 @@ static void out_line(out *o, const char *fmt, ...) {
   if (o->len >= OUT_CHUNK) out_flush(o);
 }
 
-/* JSON string contents (quotes, backslashes, control characters escaped). */
-static const char *esc(const char *s, char *buf, size_t len) {
+const char *strata__json_escape(const char *s, char *buf, size_t len) {
   size_t k = 0;
   for (; s && *s && k + 7 < len; s++) {
     unsigned char c = (unsigned char)*s;
@@ -236,7 +235,7 @@ static void write_task(const flush_ctx *f, const strata__tev *e, int level) {
                      (unsigned)(e->b >> 56), (unsigned long long)(e->b & ((1ull << 56) - 1)));
   out_line(f->o, "{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,"
            "\"pid\":%d,\"tid\":%u,\"args\":{\"task\":\"%s\",\"%s\":%u%s%s}}",
-           esc(f->namer ? f->namer(f->nctx, e->name) : "task", name, sizeof(name)),
+           strata__json_escape(f->namer ? f->namer(f->nctx, e->name) : "task", name, sizeof(name)),
            level ? "level" : "task", us(e->ts), us(e->dur), f->pid, e->tid, kb,
            level ? "child" : "core", e->aux, ready, deps);
 }
@@ -259,8 +258,8 @@ static void write_instant(const flush_ctx *f, const strata__tev *e) {
   if (e->id) key(f, e->id, 0, kb, sizeof(kb));
   out_line(f->o, "{\"name\":\"%s\",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"p\",\"ts\":%.3f,"
            "\"pid\":%d,\"tid\":%u,\"args\":{\"msg\":\"%s\",\"task\":\"%s\"}}",
-           esc(string_at(e->name), name, sizeof(name)), us(e->ts), f->pid, e->tid,
-           esc(string_at(e->aux), msg, sizeof(msg)), kb);
+           strata__json_escape(string_at(e->name), name, sizeof(name)), us(e->ts), f->pid, e->tid,
+           strata__json_escape(string_at(e->aux), msg, sizeof(msg)), kb);
 }
 
 static void write_step(const flush_ctx *f, const strata__tev *e) {
@@ -291,7 +290,7 @@ static void write_names(const flush_ctx *f, const char *pname) {
   char name[128], r[32];
   uint8_t seen[6000 / 8 + 1] = {0};
   out_line(f->o, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":"
-           "\"%s (pid %d)\"}}", f->pid, esc(pname, name, sizeof(name)), f->pid);
+           "\"%s (pid %d)\"}}", f->pid, strata__json_escape(pname, name, sizeof(name)), f->pid);
   for (size_t i = 0; i < f->r->n; i++) {
     uint32_t t = f->r->ev[i].tid;
     if (t >= 6000 || (seen[t / 8] >> (t % 8)) & 1) continue;

@@ -8,19 +8,6 @@
 
 #include "trace/trace_int.h"
 
-/* s as a JSON string (quotes, backslashes and control characters escaped). */
-static const char *js(const char *s, char *buf, size_t len) {
-  size_t k = 0;
-  for (; s && *s && k + 7 < len; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') buf[k++] = '\\', buf[k++] = (char)c;
-    else if (c < 0x20) k += (size_t)snprintf(buf + k, len - k, "\\u%04x", c);
-    else buf[k++] = (char)c;
-  }
-  buf[k] = '\0';
-  return buf;
-}
-
 typedef struct stats {
   double mean, p50, p99, sum;
   size_t n;
@@ -62,7 +49,7 @@ static void kernels(const trace *t, FILE *out, int json) {
     char nb[256];
     if (json)
       fprintf(out, "%s{\"name\":\"%s\",\"count\":%zu,\"mean_us\":%.3f,\"p50_us\":%.3f,\"p99_us\":%.3f}",
-              first ? "" : ",", js(v[i]->name, nb, sizeof(nb)), s.n, s.mean, s.p50, s.p99);
+              first ? "" : ",", strata__json_escape(v[i]->name, nb, sizeof(nb)), s.n, s.mean, s.p50, s.p99);
     else
       fprintf(out, "%-20s %7zu %9.3f %9.3f %9.3f\n", v[i]->name, s.n, s.mean, s.p50, s.p99);
     first = 0;
@@ -135,8 +122,8 @@ static void critical(const trace *t, FILE *out, int json) {
     char kb[256], nb[256];
     const ttask *k = &t->tasks[path[i]];
     fprintf(out, json ? "%s{\"task\":\"%s\",\"name\":\"%s\",\"dur_us\":%.3f}" : "%s%s %s (%.3f us)",
-            json ? (i ? "," : "") : (i ? " ->" : " "), json ? js(k->key, kb, sizeof(kb)) : k->key,
-            json ? js(k->name, nb, sizeof(nb)) : k->name, k->dur);
+            json ? (i ? "," : "") : (i ? " ->" : " "), json ? strata__json_escape(k->key, kb, sizeof(kb)) : k->key,
+            json ? strata__json_escape(k->name, nb, sizeof(nb)) : k->name, k->dur);
   }
   fprintf(out, json ? "]}," : (t->has_deps ? "\n" : ""));
   free(path);
@@ -149,7 +136,7 @@ static void marks(const trace *t, FILE *out, int json) {
     char nb[256], kb[256];
     if (json)
       fprintf(out, "%s{\"name\":\"%s\",\"ts_us\":%.3f,\"pid\":%d,\"task\":\"%s\"}", i ? "," : "",
-              js(m->name, nb, sizeof(nb)), m->ts, m->pid, js(m->task, kb, sizeof(kb)));
+              strata__json_escape(m->name, nb, sizeof(nb)), m->ts, m->pid, strata__json_escape(m->task, kb, sizeof(kb)));
     else
       fprintf(out, "  %.3f us  pid %d  %s: %.160s\n", m->ts, m->pid, m->name, m->msg);
   }
@@ -162,7 +149,7 @@ int strata_trace_summary(const char *path, FILE *out, int json) {
   int rc = strata__trace_load(path, &t);
   if (rc) return rc;
   char pb[1024];
-  if (json) fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,", js(path, pb, sizeof(pb)), t.ntasks);
+  if (json) fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,", strata__json_escape(path, pb, sizeof(pb)), t.ntasks);
   else fprintf(out, "trace %s: %zu tasks\n\n", path, t.ntasks);
   kernels(&t, out, json);
   utilisation(&t, out, json);
