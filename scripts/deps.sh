@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev  # clang only recommends its sanitizer runtimes
       python3 python3-numpy python3-pytest)                                # the Python front end
-[ "${1:-}" = bench ] && pkgs+=(libstarpu-dev)
+[ "${1:-}" = bench ] && pkgs+=(libstarpu-dev libtbb-dev g++)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -399,4 +399,123 @@ STRATA_TEST(idle_threads_park_instead_of_spinning) {
   strata_chip_destroy(chip);
 }
 
+/* ---- the interval index: trimmed and nested ranges ------------------------ */
+static void trim_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  submit_view(o, STRATA_INPUT, 0, 24, 0, 150);          /* R reads all, slowly */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 0, 8, 1, 0);   /* WAR on R; R keeps [8,24) */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 8, 8, 2, 0);   /* WAR on R's trimmed range */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 16, 8, 3, 0);  /* WAR on R's last bytes */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 4, 8, 4, 0);   /* WAW on the first two writes */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 100, 8, 5, 50); /* slow writer W ... */
+  submit_view(o, STRATA_INPUT, 96, 16, 6, 0);           /* ... inside this read: RAW */
+  submit_view(o, STRATA_OUTPUT_EXISTING, 96, 4, 7, 0);  /* left of W, after the read */
+}
+
+STRATA_TEST(interval_index_orders_trimmed_and_nested_ranges) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_STAMP = kernel_new(chip, "stamp", k_stamp, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, trim_orch, NULL, &info, 0);
+  for (int i = 1; i <= 3; i++) assert_true(stamps[i] > stamps[0]);
+  assert_true(stamps[4] > stamps[1] && stamps[4] > stamps[2]);
+  assert_true(stamps[6] > stamps[5] && stamps[7] > stamps[6]);
+  strata_chip_destroy(chip);
+}
+
+/* A stencil over views of one buffer (two rows used in turn): each write
+ * trims the reads of its row; deep runs must not pile up live accesses
+ * (this failed with DEPENDENCY_OVERFLOW before the interval index). */
+#define SW 4
+static int64_t srows[2 * SW];
+static uint32_t K_CELL;
+
+static int64_t cell_value(const int64_t *prev, int i, int t) {
+  int64_t v = t * 131 + i;
+  for (int j = i - 1; prev && j <= i + 1; j++)
+    if (j >= 0 && j < SW) v += prev[j] % 1000003;
+  return v;
+}
+
+static void k_cell(strata_kernel_ctx *k) {
+  int t = (int)strata_kernel_scalar(k, 0), i = (int)strata_kernel_scalar(k, 1);
+  srows[(t & 1) * SW + i] = cell_value(t ? &srows[((t - 1) & 1) * SW] : NULL, i, t);
+}
+
+static void stencil_orch(strata_orch *o, void *arg) {
+  int steps = *(int *)arg;
+  strata_tensor all = strata_tensor_external(srows, sizeof(srows), STRATA_DT_I64);
+  for (int t = 0; t < steps; t++)
+    for (int i = 0; i < SW; i++) {
+      size_t l = i ? (size_t)i - 1 : 0, r = i < SW - 1 ? (size_t)i + 1 : SW - 1;
+      strata_tensor in = strata_tensor_view(&all, (((size_t)(t + 1) & 1) * SW + l) * 8, (r - l + 1) * 8);
+      strata_tensor out = strata_tensor_view(&all, (((size_t)t & 1) * SW + (size_t)i) * 8, 8);
+      strata_args a;
+      strata_args_init(&a);
+      if (t) strata_args_tensor(&a, STRATA_INPUT, &in);
+      strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &out);
+      strata_args_scalar(&a, (uint64_t)t);
+      strata_args_scalar(&a, (uint64_t)i);
+      assert_int_equal(strata_orch_submit(o, K_CELL, &a, NULL), 0);
+    }
+}
+
+STRATA_TEST(stencil_over_views_runs_deep) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_CELL = kernel_new(chip, "cell", k_cell, STRATA_CORE_AIV);
+  int steps = 3000;
+  strata_run_info info;
+  run_expect(chip, stencil_orch, &steps, &info, 0);
+  int64_t a[SW], b[SW];
+  for (int t = 0; t < steps; t++) {
+    for (int i = 0; i < SW; i++) b[i] = cell_value(t ? a : NULL, i, t);
+    memcpy(a, b, sizeof(a));
+  }
+  assert_memory_equal(a, &srows[((steps - 1) & 1) * SW], sizeof(a));
+  assert_int_equal(info.tasks_completed, (uint64_t)steps * SW);
+  strata_chip_destroy(chip);
+}
+
+/* ---- the CPU budget: kernels that wait for each other still run ---------- */
+static _Atomic int budget_flag, budget_seen;
+
+static void k_wait_flag(strata_kernel_ctx *k) {
+  (void)k;
+  uint64_t t0 = now_ns();
+  while (!atomic_load(&budget_flag) && ms_since(t0) < 3000) sleep_ms(1);
+  atomic_store(&budget_seen, atomic_load(&budget_flag));
+}
+
+static void k_set_flag(strata_kernel_ctx *k) {
+  (void)k;
+  atomic_store(&budget_flag, 1);
+}
+
+static uint32_t K_WAITF, K_SETF;
+
+static void budget_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_args_init(&a);
+  assert_int_equal(strata_orch_submit(o, K_WAITF, &a, NULL), 0);
+  strata_args_init(&a);
+  assert_int_equal(strata_orch_submit(o, K_SETF, &a, NULL), 0);
+}
+
+STRATA_TEST(kernels_waiting_on_each_other_overdraw_the_cpu_budget) {
+  (void)state;
+  setenv("STRATA_ACTIVE_CORES", "1", 1); /* one kernel at a time, unless blocked */
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_WAITF = kernel_new(chip, "wait_flag", k_wait_flag, STRATA_CORE_AIV);
+  K_SETF = kernel_new(chip, "set_flag", k_set_flag, STRATA_CORE_AIV);
+  strata_run_info info;
+  uint64_t t0 = now_ns();
+  run_expect(chip, budget_orch, NULL, &info, 0);
+  assert_int_equal(atomic_load(&budget_seen), 1);
+  assert_true(ms_since(t0) < 1000); /* the lease (4 ms) let the setter start */
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

@@ -113,6 +113,11 @@ const strata_chip_config *strata_chip_get_config(const strata_chip *chip) {
 static int cores_create(strata_chip *chip) {
   uint32_t nc = chip->cfg.clusters, ns = chip->cfg.sched_threads;
   chip->ncores = nc * 3;
+  /* Kernels that run at once: one per CPU (a simulated core without a CPU
+   * would only time-slice with the others and finish everything late). */
+  chip->cpu_budget = (uint32_t)strata__env_u64("STRATA_ACTIVE_CORES", 0, 0, 4096, 0);
+  if (chip->cpu_budget == 0) chip->cpu_budget = strata__cpu_count();
+  chip->chain = (int)strata__env_u64("STRATA_CHAIN", 0, 0, 1, 0); /* experimental */
   chip->cores = strata__calloc(chip->ncores, sizeof(strata__core));
   chip->scheds = strata__calloc(ns, sizeof(strata__sched));
   if (!chip->cores || !chip->scheds) return STRATA_ENOMEM;

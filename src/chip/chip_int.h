@@ -14,7 +14,10 @@
  *     task is published (fanin guard release), read-only afterwards;
  *   - task atomics (state, fanin, refs, fanout, poisoned) are shared;
  *   - a core's handshake register is written by its owning scheduler
- *     (IDLE->ASSIGNED, DONE->IDLE) and by the core (ASSIGNED->DONE).
+ *     (IDLE->ASSIGNED, DONE->IDLE) and by the core (ASSIGNED->DONE). While
+ *     ASSIGNED, a core that finishes a kernel may finish the task itself and
+ *     chain to the next READY task of its kind (reg_task rewritten by the
+ *     core); it leaves with DONE and reg_task NULL when none is left.
  *
  * Task life: PENDING (fanin > 0) -> READY (in a ready queue) -> RUNNING (on a
  * core) -> COMPLETED or FAILED -> CONSUMED (refs == 0) -> retired by the
@@ -109,20 +112,34 @@ typedef struct strata__readyq {
   _Alignas(64) _Atomic uint64_t deq; /* consumers */
 } strata__readyq;
 
-/* ---- tensormap ----------------------------------------------------------- */
-typedef struct strata__tm_entry {
-  struct strata__tm_entry *next;
-  uintptr_t base, start, end;      /* [start, end) inside buffer `base` */
+/* ---- tensormap (an interval index per buffer; see tensormap.c) ----------- */
+typedef struct strata__tm_acc {    /* one recorded access */
+  struct strata__tm_acc *next;     /* first field: pool link, then reader list */
   strata__task *task;
   uint64_t id;                     /* task id when recorded (staleness) */
-  int write;
-} strata__tm_entry;
+} strata__tm_acc;
+
+typedef struct strata__tm_range {  /* treap node: bytes [start, end) of one buffer */
+  struct strata__tm_range *left;   /* first field: pool link when free */
+  struct strata__tm_range *right;
+  uintptr_t start, end, maxend;    /* maxend: the largest end in this subtree */
+  uint32_t prio;                   /* treap heap order */
+  strata__tm_acc *writer;          /* last write covering the range, or NULL */
+  strata__tm_acc *readers;         /* reads since that write */
+} strata__tm_range;
+
+typedef struct strata__tm_buf {    /* the ranges of one buffer, hashed by base */
+  struct strata__tm_buf *next;     /* first field: pool link / hash chain */
+  uintptr_t base;
+  strata__tm_range *root;
+} strata__tm_buf;
 
 typedef struct strata__tensormap {
-  strata__tm_entry **buckets;
+  strata__tm_buf **buckets;
   uint32_t nbuckets;               /* power of two */
-  strata__pool pool;               /* entries */
-  size_t cap;                      /* most entries (tensormap_cap) */
+  strata__pool accs, ranges, bufs;
+  size_t cap;                      /* most live accesses (tensormap_cap) */
+  uint32_t seed;                   /* treap priorities */
 } strata__tensormap;
 
 /* ---- cores and schedulers ------------------------------------------------ */
@@ -149,7 +166,11 @@ typedef struct strata__sched {
   uint32_t ncores;
   uint32_t running;                /* RUNNING tasks on owned cores (own thread) */
   uint64_t last_progress_ns;       /* own clock: completion/dispatch/wiring */
+  _Atomic uint64_t core_progress_ns; /* owned cores' chained completions (cores write) */
   uint64_t idle_iters;             /* legacy detector */
+  _Atomic uint32_t idle[2];        /* idle owned cores per kind: the owner writes
+                                      (inc at harvest, dec at dispatch, each then
+                                      smp_mb); readiers read to pick whom to wake */
   strata__event ev;                /* parks here; signalled by cores, readiers */
   pthread_t thread;
   int started;
@@ -236,7 +257,14 @@ struct strata_chip {
   int threads_started, threads_rc;
   uint32_t nthreads;
   _Atomic uint64_t submitted, completed, failed, poisoned;
-  _Atomic uint32_t running_total;  /* RUNNING tasks on all cores */
+  _Atomic uint32_t running_total;  /* RUNNING tasks on all cores: a scheduler
+                                      claims a CPU by CAS below cpu_budget before
+                                      a dispatch and returns it at harvest */
+  uint32_t cpu_budget;             /* kernels run at once (CPUs; STRATA_ACTIVE_CORES) */
+  int chain;                       /* cores chain READY tasks (STRATA_CHAIN=1; off by
+                                      default: a rare stall with it is not understood yet) */
+  _Atomic uint64_t last_finish_ns; /* last harvest: the budget's lease clock */
+  _Atomic uint32_t wake_rr;        /* where readiers start looking for a scheduler */
   _Atomic uint64_t last_progress_ns; /* any thread's progress */
   _Atomic uint64_t stall_reports, last_stall_ns;
   int in_run, wedged;
@@ -263,6 +291,7 @@ STRATA_HIDDEN void strata__readyq_destroy(strata__readyq *q);
 STRATA_HIDDEN void strata__readyq_reset(strata__readyq *q);
 STRATA_HIDDEN int strata__readyq_push(strata__readyq *q, strata__task *t);
 STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
+STRATA_HIDDEN int strata__readyq_empty(strata__readyq *q);
 
 /* ---- tensormap.c ---- */
 STRATA_HIDDEN int strata__tmap_init(strata__tensormap *m, uint32_t nbuckets, size_t cap);
@@ -289,6 +318,15 @@ STRATA_HIDDEN void strata__task_ready(strata_chip *chip, strata__task *t);
 /* Tell task_ready that the calling thread will dispatch this many READY
  * tasks of each kind itself (a scheduler with idle cores). */
 STRATA_HIDDEN void strata__set_ready_credit(uint32_t aic, uint32_t aiv);
+/* Wake one scheduler (other than `self`, may be NULL) with an idle core of
+ * `kind`, if a task of that kind is READY and a CPU is free for it. */
+STRATA_HIDDEN void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self);
+/* How long the CPU budget may go without a completion before one more
+ * kernel starts anyway: kernels blocked in a wait must not starve the run. */
+#define STRATA_CPU_LEASE_NS (4 * STRATA_NS_PER_MS)
+/* 1 if one more kernel may start now: under the CPU budget, or the budget
+ * has seen no completion for a lease (kernels blocked, e.g. in a wait). */
+STRATA_HIDDEN int strata__cpu_free(strata_chip *chip, uint64_t now);
 STRATA_HIDDEN void strata__task_dec_fanin(strata_chip *chip, strata__task *t);
 /* Finish a task (ran, failed, or poisoned): close fanout, release deps. */
 STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int failed);

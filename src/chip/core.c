@@ -25,9 +25,8 @@ static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
   strata__trace_record(&e);
 }
 
-static void run_assigned(strata__core *c) {
+static int run_kernel(strata__core *c, strata__task *t) {
   strata_chip *chip = c->chip;
-  strata__task *t = READ_ONCE(c->reg_task);
   strata_kernel_ctx ctx = {t, c, 0};
   int traced = strata__trace_on(1);
   uint64_t t0 = traced ? strata__now_ns() : 0;
@@ -36,7 +35,49 @@ static void run_assigned(strata__core *c) {
   else
     chip->kernels[READ_ONCE(t->kernel)].fn(&ctx);
   if (traced) trace_task(c, t, t0);
-  WRITE_ONCE(c->reg_failed, (uint32_t)ctx.failed);
+  return ctx.failed;
+}
+
+/* Chaining: after a kernel the core finishes its task itself and takes the
+ * next READY task of its kind, keeping its CPU: a busy core costs no
+ * scheduler round trip (and no context switch) per task. The scheduler
+ * keeps the register protocol: the core leaves the chain with DONE and a
+ * NULL task once there is nothing to take (or the run stops). */
+static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
+  strata_chip *chip = c->chip;
+  strata__sched *s = &chip->scheds[c->owner];
+  strata__task_finish(chip, t, failed);
+  uint64_t now = strata__now_ns();
+  WRITE_ONCE(s->core_progress_ns, now); /* the owner's hang clock sees it */
+  WRITE_ONCE(chip->last_finish_ns, now);
+  WRITE_ONCE(chip->last_progress_ns, now);
+  if (READ_ONCE(chip->hdr.stop) || strata__run_cancelled(chip) || chip->cfg.fault_no_dispatch ||
+      !chip->chain)
+    return NULL;
+  strata__task *n;
+  while ((n = strata__readyq_pop(&chip->readyq[c->kind])) && READ_ONCE(n->poisoned))
+    strata__task_finish(chip, n, 1);
+  if (!n) return NULL;
+  WRITE_ONCE(n->core, (int32_t)c->id);
+  WRITE_ONCE(n->start_ns, now);
+  WRITE_ONCE(n->state, STRATA_TS_RUNNING);
+  WRITE_ONCE(c->reg_task, n);
+  if (strata__trace_on(2)) {
+    strata__tev e = {now, 0, READ_ONCE(n->id), 0, STRATA_TEV_DISPATCH, STRATA_TT_SCHED + c->owner, 0, c->id, 0};
+    strata__trace_record(&e);
+  }
+  return n;
+}
+
+static void run_assigned(strata__core *c) {
+  strata_chip *chip = c->chip;
+  strata__task *t = READ_ONCE(c->reg_task);
+  int failed = run_kernel(c, t);
+  while (!failed && chip->chain && (t = chain_next(c, t, failed)) != NULL) 
+    failed = run_kernel(c, t);
+  /* t == NULL: finished here, the scheduler only returns the core to IDLE */
+  WRITE_ONCE(c->reg_task, t);
+  WRITE_ONCE(c->reg_failed, (uint32_t)failed);
   store_release(&c->reg_state, STRATA_REG_DONE); /* pairs with harvest's acquire */
   strata__event_signal(&chip->scheds[c->owner].ev);
   smp_mb(); /* pairs with smp_mb in stop_run: DONE vs the stop flag */
@@ -59,7 +100,9 @@ void *strata__core_main(void *arg) {
       continue;
     }
     if (load_acquire(&chip->exiting)) break; /* pairs with threads_exit's release */
-    strata__event_wait(&c->ev, seen, strata__deadline_ms(CORE_IDLE_PARK_MS));
+    /* a short pure spin catches the next hand-off; no yield phase: an idle
+     * core must not take CPU time from a core running a kernel */
+    strata__event_wait_spin(&c->ev, seen, strata__deadline_ms(CORE_IDLE_PARK_MS), STRATA_SPIN_SHORT);
   }
   return NULL;
 }

@@ -75,8 +75,29 @@ void strata__task_ready(strata_chip *chip, strata__task *t) {
     ready_credit[t->kind]--;
     return;
   }
-  for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
-    strata__event_signal(&chip->scheds[s].ev);
+  strata__kick(chip, t->kind, NULL);
+}
+
+int strata__cpu_free(strata_chip *chip, uint64_t now) {
+  return READ_ONCE(chip->running_total) < chip->cpu_budget ||
+         now - READ_ONCE(chip->last_finish_ns) >= STRATA_CPU_LEASE_NS;
+}
+
+/* Barrier pairing: the readier pushes the task, smp_mb, then reads idle[]
+ * and running_total; a scheduler increments idle / decrements running,
+ * smp_mb, then pops. Either the scheduler pops the task or we see it. */
+void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
+  smp_mb();
+  if (strata__readyq_empty(&chip->readyq[kind]) || !strata__cpu_free(chip, strata__now_ns()))
+    return; /* a completion frees a CPU and its scheduler dispatches */
+  uint32_t n = chip->cfg.sched_threads, start = fetch_add_relaxed(&chip->wake_rr, 1);
+  for (uint32_t i = 0; i < n; i++) {
+    strata__sched *s = &chip->scheds[(start + i) % n];
+    if (s != self && READ_ONCE(s->idle[kind]) > 0) {
+      strata__event_signal(&s->ev);
+      return;
+    }
+  }
 }
 
 void strata__task_dec_fanin(strata_chip *chip, strata__task *t) {

@@ -57,6 +57,9 @@ int strata__readyq_push(strata__readyq *q, strata__task *t) {
   }
 }
 
+/* A hint: a push in flight reads as non-empty (its pusher wakes someone). */
+int strata__readyq_empty(strata__readyq *q) { return READ_ONCE(q->enq) == READ_ONCE(q->deq); }
+
 strata__task *strata__readyq_pop(strata__readyq *q) {
   uint64_t pos = READ_ONCE(q->deq);
   for (;;) {

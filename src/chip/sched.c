@@ -16,10 +16,7 @@
 /* Idle owned cores per kind: tasks this thread readies up to that number
  * are dispatched by it without waking the other schedulers. */
 static void grant_credit(strata__sched *s) {
-  uint32_t idle[2] = {0, 0};
-  for (uint32_t i = 0; i < s->ncores; i++)
-    idle[s->cores[i]->kind] += READ_ONCE(s->cores[i]->reg_state) == STRATA_REG_IDLE;
-  strata__set_ready_credit(idle[STRATA_CORE_AIC], idle[STRATA_CORE_AIV]);
+  strata__set_ready_credit(READ_ONCE(s->idle[STRATA_CORE_AIC]), READ_ONCE(s->idle[STRATA_CORE_AIV]));
 }
 
 static int harvest(strata__sched *s) {
@@ -28,13 +25,15 @@ static int harvest(strata__sched *s) {
   for (uint32_t i = 0; i < s->ncores; i++) {
     strata__core *c = s->cores[i];
     if (load_acquire(&c->reg_state) != STRATA_REG_DONE) continue; /* pairs with core DONE */
-    strata__task *t = READ_ONCE(c->reg_task);
+    strata__task *t = READ_ONCE(c->reg_task); /* NULL: the core finished it (chained) */
     int failed = READ_ONCE(c->reg_failed) != 0;
     WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
     s->running--;
-    fetch_sub(&chip->running_total, 1);
+    fetch_add(&s->idle[c->kind], 1);
+    WRITE_ONCE(chip->last_finish_ns, strata__now_ns());
+    fetch_sub(&chip->running_total, 1); /* the CPU is free again (see kick's pairing) */
     grant_credit(s);
-    strata__task_finish(chip, t, failed);
+    if (t) strata__task_finish(chip, t, failed);
     n++;
   }
   strata__set_ready_credit(0, 0);
@@ -46,7 +45,7 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
   WRITE_ONCE(t->start_ns, strata__now_ns());
   WRITE_ONCE(t->state, STRATA_TS_RUNNING);
   s->running++;
-  fetch_add(&s->chip->running_total, 1);
+  fetch_sub(&s->idle[c->kind], 1);
   WRITE_ONCE(c->reg_task, t);
   if (strata__trace_on(2)) {
     strata__tev e = {READ_ONCE(t->start_ns), 0, READ_ONCE(t->id), 0, STRATA_TEV_DISPATCH,
@@ -57,20 +56,45 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
   strata__event_signal(&c->ev);
 }
 
-/* Hand READY tasks to idle cores; poisoned tasks are finished unrun. */
-static int dispatch(strata__sched *s) {
+/* Claim a CPU for one more kernel (CAS on running_total below the budget,
+ * or past the lease); 0 when every CPU already runs a kernel. */
+static int claim_cpu(strata_chip *chip) {
+  uint32_t r = READ_ONCE(chip->running_total);
+  for (;;) {
+    if (r >= chip->cpu_budget && !strata__cpu_free(chip, strata__now_ns())) return 0;
+    if (cas(&chip->running_total, &r, r + 1)) return 1;
+  }
+}
+
+/* The next READY task of a kind, finishing poisoned ones unrun (counted in *n). */
+static strata__task *next_ready(strata_chip *chip, uint32_t kind, int *n) {
+  strata__task *t;
+  while ((t = strata__readyq_pop(&chip->readyq[kind])) && READ_ONCE(t->poisoned)) {
+    strata__task_finish(chip, t, 1);
+    ++*n;
+  }
+  return t;
+}
+
+/* Hand READY tasks to idle cores while a CPU is free for them. Sets
+ * *starved when tasks wait for a CPU. */
+static int dispatch(strata__sched *s, int *starved) {
   strata_chip *chip = s->chip;
   int n = 0;
   if (chip->cfg.fault_no_dispatch) return 0; /* fault injection: a dead dispatcher */
   for (uint32_t i = 0; i < s->ncores; i++) {
     strata__core *c = s->cores[i];
-    if (READ_ONCE(c->reg_state) != STRATA_REG_IDLE) continue;
-    strata__task *t;
-    while ((t = strata__readyq_pop(&chip->readyq[c->kind])) && READ_ONCE(t->poisoned)) {
-      strata__task_finish(chip, t, 1);
-      n++;
+    if (READ_ONCE(c->reg_state) != STRATA_REG_IDLE || strata__readyq_empty(&chip->readyq[c->kind]))
+      continue;
+    if (!claim_cpu(chip)) {
+      *starved = 1;
+      break;
     }
-    if (!t) continue;
+    strata__task *t = next_ready(chip, c->kind, &n);
+    if (!t) {
+      fetch_sub(&chip->running_total, 1);
+      continue;
+    }
     assign(s, c, t);
     n++;
   }
@@ -85,14 +109,37 @@ static uint64_t park_ns(const strata_chip *chip) {
   return ns > 100 * STRATA_NS_PER_MS ? 100 * STRATA_NS_PER_MS : ns;
 }
 
+static void count_idle(strata__sched *s) {
+  uint32_t idle[2] = {0, 0};
+  for (uint32_t i = 0; i < s->ncores; i++)
+    idle[s->cores[i]->kind] += READ_ONCE(s->cores[i]->reg_state) == STRATA_REG_IDLE;
+  WRITE_ONCE(s->idle[STRATA_CORE_AIC], idle[STRATA_CORE_AIC]);
+  WRITE_ONCE(s->idle[STRATA_CORE_AIV], idle[STRATA_CORE_AIV]);
+}
+
+/* Park until signalled. A scheduler with kernels running (or tasks waiting
+ * for a CPU) wakes within a lease, so a budget held by blocked kernels is
+ * overdrawn in time. It spins first only while a CPU is free: when every
+ * CPU runs a kernel, spinning would only delay one of them. */
+static void sched_park(strata__sched *s, uint32_t seen, uint64_t now, uint64_t nap, int starved) {
+  strata_chip *chip = s->chip;
+  if ((s->running || starved) && nap > STRATA_CPU_LEASE_NS) nap = STRATA_CPU_LEASE_NS;
+  int spin = READ_ONCE(chip->running_total) < chip->cpu_budget ? STRATA_SPIN_FULL : STRATA_SPIN_NONE;
+  strata__event_wait_spin(&s->ev, seen, now + nap, spin);
+}
+
 /* One run: dispatch, harvest and watch for hangs until the run stops. */
 static void sched_run(strata__sched *s) {
   strata_chip *chip = s->chip;
   uint64_t nap = park_ns(chip);
   s->last_progress_ns = strata__now_ns();
+  count_idle(s);
   while (!READ_ONCE(chip->hdr.stop) && !strata__run_cancelled(chip)) {
     uint32_t seen = strata__event_read(&s->ev);
-    int n = harvest(s) + dispatch(s);
+    int starved = 0, n = harvest(s);
+    n += dispatch(s, &starved);
+    for (uint32_t k = 0; n > 0 && k < 2; k++) /* READY work my cores cannot take */
+      if (READ_ONCE(s->idle[k]) == 0 || starved) strata__kick(chip, k, s);
     uint64_t now = strata__now_ns();
     if (n > 0) {
       s->last_progress_ns = now;
@@ -100,8 +147,13 @@ static void sched_run(strata__sched *s) {
       WRITE_ONCE(chip->last_progress_ns, now);
       continue;
     }
+    uint64_t cp = READ_ONCE(s->core_progress_ns); /* completions chained by my cores */
+    if (cp > s->last_progress_ns) {
+      s->last_progress_ns = cp;
+      s->idle_iters = 0;
+    }
     if (strata__hang_check(s, now)) break;
-    strata__event_wait(&s->ev, seen, now + nap);
+    sched_park(s, seen, now, nap, starved);
   }
 }
 

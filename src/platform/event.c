@@ -63,8 +63,8 @@ void strata__event_signal(strata__event *ev) {
  * would double its latency. */
 #define STRATA_PURE_SPIN_NS 3000u
 
-int strata__spin_while_equal(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns) {
-  uint64_t budget = spin_budget_ns(), start = strata__now_ns(), now = start;
+static int spin_for(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns, uint64_t budget) {
+  uint64_t start = strata__now_ns(), now = start;
   while (now - start < budget && now < deadline_ns) {
     for (int i = 0; i < 32; i++) {
       if (load_acquire(w) != val) return 1; /* pairs with the writer's release */
@@ -75,6 +75,10 @@ int strata__spin_while_equal(_Atomic uint32_t *w, uint32_t val, uint64_t deadlin
     now = strata__now_ns();
   }
   return load_acquire(w) != val;
+}
+
+int strata__spin_while_equal(_Atomic uint32_t *w, uint32_t val, uint64_t deadline_ns) {
+  return spin_for(w, val, deadline_ns, spin_budget_ns());
 }
 
 static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
@@ -88,10 +92,16 @@ static void park(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
   fetch_sub(&ev->waiters, 1);
 }
 
-int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
-  if (strata__spin_while_equal(&ev->seq, seen, deadline_ns)) return 0;
+int strata__event_wait_spin(strata__event *ev, uint32_t seen, uint64_t deadline_ns, int spin) {
+  uint64_t budget = spin == STRATA_SPIN_FULL ? spin_budget_ns() : 0;
+  if (spin == STRATA_SPIN_SHORT) budget = STRATA_PURE_SPIN_NS < spin_budget_ns() ? STRATA_PURE_SPIN_NS : spin_budget_ns();
+  if (budget && spin_for(&ev->seq, seen, deadline_ns, budget)) return 0;
   park(ev, seen, deadline_ns);
   return strata__event_read(ev) != seen ? 0 : STRATA_ETIMEDOUT;
+}
+
+int strata__event_wait(strata__event *ev, uint32_t seen, uint64_t deadline_ns) {
+  return strata__event_wait_spin(ev, seen, deadline_ns, STRATA_SPIN_FULL);
 }
 
 int strata__event_wait_until(strata__event *ev, int (*done)(void *arg), void *arg,

@@ -40,6 +40,13 @@ STRATA_HIDDEN void strata__event_signal(strata__event *ev);
  * Spurious returns are possible: callers re-check their condition. */
 STRATA_HIDDEN int strata__event_wait(strata__event *ev, uint32_t seen,
                                      uint64_t deadline_ns);
+/* The same with the spin phase chosen by the caller: STRATA_SPIN_FULL (spin,
+ * then yield, for STRATA_SPIN_US), STRATA_SPIN_SHORT (a few microseconds of
+ * pure spinning, never yielding: catches an immediate hand-off) or
+ * STRATA_SPIN_NONE (park at once: every CPU has work to run). */
+enum { STRATA_SPIN_NONE = 0, STRATA_SPIN_SHORT, STRATA_SPIN_FULL };
+STRATA_HIDDEN int strata__event_wait_spin(strata__event *ev, uint32_t seen,
+                                          uint64_t deadline_ns, int spin);
 
 /* The wait loop every waiter shares: until done(arg) holds (0) or the
  * absolute deadline passes (STRATA_ETIMEDOUT; UINT64_MAX = none), parking on

@@ -125,6 +125,8 @@ STRATA_HIDDEN void *strata__pool_get(strata__pool *p); /* NULL if none is free *
 STRATA_HIDDEN void strata__pool_put(strata__pool *p, void *e);
 
 /* ---- threads ---- */
+/* CPUs this process may run on (its affinity mask; at least 1). */
+STRATA_HIDDEN uint32_t strata__cpu_count(void);
 STRATA_HIDDEN int strata__thread_start(pthread_t *t, void *(*fn)(void *),
                                        void *arg, const char *name);
 /* Join before the absolute deadline; STRATA_ETIMEDOUT if still running. */

@@ -1,6 +1,7 @@
 /* thread.c - named thread start and deadline-bounded join. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,4 +32,11 @@ int strata__thread_join(pthread_t t, uint64_t deadline_ns) {
   ts.tv_nsec = (long)(abs_ns % 1000000000ull);
   int rc = pthread_timedjoin_np(t, NULL, &ts);
   return rc == 0 ? 0 : STRATA_ETIMEDOUT;
+}
+
+uint32_t strata__cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? (uint32_t)n : 1u;
 }
