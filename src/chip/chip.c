@@ -117,7 +117,7 @@ static int cores_create(strata_chip *chip) {
    * would only time-slice with the others and finish everything late). */
   chip->cpu_budget = (uint32_t)strata__env_u64("STRATA_ACTIVE_CORES", 0, 0, 4096, 0);
   if (chip->cpu_budget == 0) chip->cpu_budget = strata__cpu_count();
-  chip->chain = (int)strata__env_u64("STRATA_CHAIN", 0, 0, 1, 0); /* experimental */
+  chip->chain = (int)strata__env_u64("STRATA_CHAIN", 1, 0, 1, 0);
   chip->cores = strata__calloc(chip->ncores, sizeof(strata__core));
   chip->scheds = strata__calloc(ns, sizeof(strata__sched));
   if (!chip->cores || !chip->scheds) return STRATA_ENOMEM;

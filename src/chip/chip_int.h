@@ -261,8 +261,7 @@ struct strata_chip {
                                       claims a CPU by CAS below cpu_budget before
                                       a dispatch and returns it at harvest */
   uint32_t cpu_budget;             /* kernels run at once (CPUs; STRATA_ACTIVE_CORES) */
-  int chain;                       /* cores chain READY tasks (STRATA_CHAIN=1; off by
-                                      default: a rare stall with it is not understood yet) */
+  int chain;                       /* cores chain READY tasks (STRATA_CHAIN, default 1) */
   _Atomic uint64_t last_finish_ns; /* last harvest: the budget's lease clock */
   _Atomic uint32_t wake_rr;        /* where readiers start looking for a scheduler */
   _Atomic uint64_t last_progress_ns; /* any thread's progress */

@@ -125,7 +125,7 @@ static int legacy_check(strata__sched *s, uint64_t now) {
 }
 
 static int stalled_check(strata__sched *s, uint64_t now, uint64_t budget) {
-  if (now - s->last_progress_ns < budget) return 0;
+  if (now <= s->last_progress_ns || now - s->last_progress_ns < budget) return 0;
   strata_chip *chip = s->chip;
   strata__task *t = owned_running(s);
   hang_report r = {STRATA_HANG_RUNNING_STALLED, t, age_ms(t, now)};

@@ -148,8 +148,8 @@ static void sched_run(strata__sched *s) {
       continue;
     }
     uint64_t cp = READ_ONCE(s->core_progress_ns); /* completions chained by my cores */
-    if (cp > s->last_progress_ns) {
-      s->last_progress_ns = cp;
+    if (cp > s->last_progress_ns) { /* may be later than `now`: never ahead of it */
+      s->last_progress_ns = cp < now ? cp : now;
       s->idle_iters = 0;
     }
     if (strata__hang_check(s, now)) break;
