@@ -261,8 +261,10 @@ struct strata_chip {
                                       claims a CPU by CAS below cpu_budget before
                                       a dispatch and returns it at harvest */
   uint32_t cpu_budget;             /* kernels run at once (CPUs; STRATA_ACTIVE_CORES) */
+  _Atomic uint32_t orch_cpu;       /* 1 while the orchestrator runs (it takes one CPU
+                                      of the budget); orchestrator writes */
   int chain;                       /* cores chain READY tasks (STRATA_CHAIN, default 1) */
-  _Atomic uint64_t last_finish_ns; /* last harvest: the budget's lease clock */
+  _Atomic uint64_t last_finish_ns; /* last completion (coarse clock): the budget's lease */
   _Atomic uint32_t wake_rr;        /* where readiers start looking for a scheduler */
   _Atomic uint64_t last_progress_ns; /* any thread's progress */
   _Atomic uint64_t stall_reports, last_stall_ns;
@@ -325,7 +327,9 @@ STRATA_HIDDEN void strata__kick(strata_chip *chip, uint32_t kind, const strata__
 #define STRATA_CPU_LEASE_NS (4 * STRATA_NS_PER_MS)
 /* 1 if one more kernel may start now: under the CPU budget, or the budget
  * has seen no completion for a lease (kernels blocked, e.g. in a wait). */
-STRATA_HIDDEN int strata__cpu_free(strata_chip *chip, uint64_t now);
+STRATA_HIDDEN int strata__cpu_free(strata_chip *chip);
+/* CPUs for kernels now: the budget less the orchestrator while it runs (>= 1). */
+STRATA_HIDDEN uint32_t strata__kernel_cpus(strata_chip *chip);
 STRATA_HIDDEN void strata__task_dec_fanin(strata_chip *chip, strata__task *t);
 /* Finish a task (ran, failed, or poisoned): close fanout, release deps. */
 STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int failed);

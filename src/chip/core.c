@@ -47,7 +47,7 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
   strata_chip *chip = c->chip;
   strata__sched *s = &chip->scheds[c->owner];
   strata__task_finish(chip, t, failed);
-  uint64_t now = strata__now_ns();
+  uint64_t now = strata__now_coarse_ns(); /* stamps for budgets of ms and more */
   WRITE_ONCE(s->core_progress_ns, now); /* the owner's hang clock sees it */
   WRITE_ONCE(chip->last_finish_ns, now);
   WRITE_ONCE(chip->last_progress_ns, now);
@@ -63,7 +63,7 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
   WRITE_ONCE(n->state, STRATA_TS_RUNNING);
   WRITE_ONCE(c->reg_task, n);
   if (strata__trace_on(2)) {
-    strata__tev e = {now, 0, READ_ONCE(n->id), 0, STRATA_TEV_DISPATCH, STRATA_TT_SCHED + c->owner, 0, c->id, 0};
+    strata__tev e = {strata__now_ns(), 0, READ_ONCE(n->id), 0, STRATA_TEV_DISPATCH, STRATA_TT_SCHED + c->owner, 0, c->id, 0};
     strata__trace_record(&e);
   }
   return n;

@@ -24,7 +24,7 @@ const char *strata__state_name(uint32_t state) {
 int strata__run_cancelled(strata_chip *chip) { return READ_ONCE(chip->hdr.cancel) != 0; }
 
 void strata__note_progress(strata_chip *chip) {
-  WRITE_ONCE(chip->last_progress_ns, strata__now_ns());
+  WRITE_ONCE(chip->last_progress_ns, strata__now_coarse_ns()); /* per submit: cheap clock */
 }
 
 void strata__wake_all(strata_chip *chip) {
@@ -78,9 +78,15 @@ void strata__task_ready(strata_chip *chip, strata__task *t) {
   strata__kick(chip, t->kind, NULL);
 }
 
-int strata__cpu_free(strata_chip *chip, uint64_t now) {
-  return READ_ONCE(chip->running_total) < chip->cpu_budget ||
-         now - READ_ONCE(chip->last_finish_ns) >= STRATA_CPU_LEASE_NS;
+uint32_t strata__kernel_cpus(strata_chip *chip) {
+  uint32_t b = chip->cpu_budget, o = READ_ONCE(chip->orch_cpu);
+  return b > o ? b - o : 1;
+}
+
+int strata__cpu_free(strata_chip *chip) {
+  if (READ_ONCE(chip->running_total) < strata__kernel_cpus(chip)) return 1;
+  uint64_t now = strata__now_coarse_ns(), last = READ_ONCE(chip->last_finish_ns);
+  return now > last && now - last >= STRATA_CPU_LEASE_NS; /* both coarse */
 }
 
 /* Barrier pairing: the readier pushes the task, smp_mb, then reads idle[]
@@ -88,7 +94,7 @@ int strata__cpu_free(strata_chip *chip, uint64_t now) {
  * smp_mb, then pops. Either the scheduler pops the task or we see it. */
 void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
   smp_mb();
-  if (strata__readyq_empty(&chip->readyq[kind]) || !strata__cpu_free(chip, strata__now_ns()))
+  if (strata__readyq_empty(&chip->readyq[kind]) || !strata__cpu_free(chip))
     return; /* a completion frees a CPU and its scheduler dispatches */
   uint32_t n = chip->cfg.sched_threads, start = fetch_add_relaxed(&chip->wake_rr, 1);
   for (uint32_t i = 0; i < n; i++) {

@@ -353,12 +353,23 @@ int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
 }
 
 /* ---- the thread ------------------------------------------------------------ */
+/* The orchestrator counts against the kernels' CPU budget while it runs:
+ * leaving a CPU (blocked, or done) may let one more kernel start. */
+static void orch_cpu(strata_chip *chip, uint32_t on) {
+  WRITE_ONCE(chip->orch_cpu, on);
+  if (on) return;
+  strata__kick(chip, STRATA_CORE_AIC, NULL);
+  strata__kick(chip, STRATA_CORE_AIV, NULL);
+}
+
 void strata__orch_block(strata_chip *chip, uint32_t where) {
   store_release(&chip->orch_blocked, where); /* pairs with fallback_check's acquire */
+  orch_cpu(chip, where == STRATA_ORCH_RUNNING);
 }
 
 /* One run: the user's orchestration, then the scopes it left open. */
 static void orch_run(strata_chip *chip) {
+  orch_cpu(chip, 1);
   chip->orch_fn(&chip->orch, chip->orch_args);
   if (chip->depth > 0)
     strata__warn("orchestration returned with %u open scope(s); closing them", chip->depth);
@@ -366,6 +377,7 @@ static void orch_run(strata_chip *chip) {
   scope_close(chip); /* the run's outer scope */
   strata__note_progress(chip); /* the orchestration's end restarts the hang budget */
   store_release(&chip->hdr.orch_done, 1); /* pairs with fallback_check's acquire */
+  orch_cpu(chip, 0);
   smp_mb(); /* pairs with smp_mb in check_run_end */
   if (READ_ONCE(chip->completed) == READ_ONCE(chip->submitted))
     strata__event_signal(&chip->host_ev);

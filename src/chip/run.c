@@ -49,7 +49,7 @@ static void reset_run(strata_chip *chip) {
   WRITE_ONCE(chip->failed, 0);
   WRITE_ONCE(chip->poisoned, 0);
   WRITE_ONCE(chip->running_total, 0);
-  WRITE_ONCE(chip->last_finish_ns, strata__now_ns());
+  WRITE_ONCE(chip->last_finish_ns, strata__now_coarse_ns());
   WRITE_ONCE(chip->consumed, 0);
   WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
   WRITE_ONCE(chip->orch_tensor_wait, 0);

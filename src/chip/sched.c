@@ -30,7 +30,7 @@ static int harvest(strata__sched *s) {
     WRITE_ONCE(c->reg_state, STRATA_REG_IDLE);
     s->running--;
     fetch_add(&s->idle[c->kind], 1);
-    WRITE_ONCE(chip->last_finish_ns, strata__now_ns());
+    WRITE_ONCE(chip->last_finish_ns, strata__now_coarse_ns());
     fetch_sub(&chip->running_total, 1); /* the CPU is free again (see kick's pairing) */
     grant_credit(s);
     if (t) strata__task_finish(chip, t, failed);
@@ -61,7 +61,7 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
 static int claim_cpu(strata_chip *chip) {
   uint32_t r = READ_ONCE(chip->running_total);
   for (;;) {
-    if (r >= chip->cpu_budget && !strata__cpu_free(chip, strata__now_ns())) return 0;
+    if (r >= strata__kernel_cpus(chip) && !strata__cpu_free(chip)) return 0;
     if (cas(&chip->running_total, &r, r + 1)) return 1;
   }
 }
@@ -124,7 +124,7 @@ static void count_idle(strata__sched *s) {
 static void sched_park(strata__sched *s, uint32_t seen, uint64_t now, uint64_t nap, int starved) {
   strata_chip *chip = s->chip;
   if ((s->running || starved) && nap > STRATA_CPU_LEASE_NS) nap = STRATA_CPU_LEASE_NS;
-  int spin = READ_ONCE(chip->running_total) < chip->cpu_budget ? STRATA_SPIN_FULL : STRATA_SPIN_NONE;
+  int spin = READ_ONCE(chip->running_total) < strata__kernel_cpus(chip) ? STRATA_SPIN_FULL : STRATA_SPIN_NONE;
   strata__event_wait_spin(&s->ev, seen, now + nap, spin);
 }
 

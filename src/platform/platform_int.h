@@ -20,6 +20,8 @@
 #define STRATA_NS_PER_MS 1000000ull
 /* Monotonic time in nanoseconds. */
 STRATA_HIDDEN uint64_t strata__now_ns(void);
+/* Tick-resolution monotonic time, never ahead of strata__now_ns(). */
+STRATA_HIDDEN uint64_t strata__now_coarse_ns(void);
 STRATA_HIDDEN void strata__sleep_ms(uint32_t ms);
 /* now + ms, saturating; ms == 0 means "no deadline" (UINT64_MAX). */
 STRATA_HIDDEN uint64_t strata__deadline_ms(uint32_t ms);
