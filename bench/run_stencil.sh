@@ -14,12 +14,12 @@ GRAINS=${2:-"1000 200 100 50 20 10 5 2"}
 cpus=$(nproc)
 ipu=$($B/bench_stencil_omp calibrate | sed 's/iters_per_us=//')
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $cpus CPUs, $(uname -r); compute loop $ipu iterations/us"
-peers=("strata-3x3" "strata-1x1" "strata-3x3-chain" "starpu-lws" "starpu-eager" "starpu-dmda" "openmp" "tbb")
+peers=("strata-3x3" "strata-1x1" "strata-3x3-nochain" "starpu-lws" "starpu-eager" "starpu-dmda" "openmp" "tbb")
 run_peer() { # peer steps iters -> seconds
   case $1 in
     strata-3x3) $B/bench_stencil_strata "$2" "$3" ;;
     strata-1x1) STRATA_SCHED_THREADS=1 STRATA_CLUSTERS=1 $B/bench_stencil_strata "$2" "$3" ;;
-    strata-3x3-chain) STRATA_CHAIN=1 $B/bench_stencil_strata "$2" "$3" ;;
+    strata-3x3-nochain) STRATA_CHAIN=0 $B/bench_stencil_strata "$2" "$3" ;;
     starpu-*) STARPU_SILENT=1 STARPU_NCPU=$cpus STARPU_NCUDA=0 STARPU_NOPENCL=0 STARPU_SCHED=${1#starpu-} $B/bench_stencil_starpu "$2" "$3" ;;
     openmp) OMP_NUM_THREADS=$cpus $B/bench_stencil_omp "$2" "$3" ;;
     tbb) [ -x $B/bench_stencil_tbb ] && $B/bench_stencil_tbb "$2" "$3" || echo "seconds=0 check=ok" ;;

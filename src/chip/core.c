@@ -78,8 +78,10 @@ static void run_assigned(strata__core *c) {
   /* t == NULL: finished here, the scheduler only returns the core to IDLE */
   WRITE_ONCE(c->reg_task, t);
   WRITE_ONCE(c->reg_failed, (uint32_t)failed);
+  if (!t) fetch_sub(&chip->running_total, 1); /* chain over: its CPU is free at once */
   store_release(&c->reg_state, STRATA_REG_DONE); /* pairs with harvest's acquire */
   strata__event_signal(&chip->scheds[c->owner].ev);
+  if (!t) strata__kick(chip, c->kind, NULL); /* work readied meanwhile gets the CPU */
   smp_mb(); /* pairs with smp_mb in stop_run: DONE vs the stop flag */
   if (READ_ONCE(chip->hdr.stop) || strata__run_cancelled(chip))
     strata__event_signal(&chip->host_ev); /* the host may be in wait_parked */

@@ -31,7 +31,8 @@ static int harvest(strata__sched *s) {
     s->running--;
     fetch_add(&s->idle[c->kind], 1);
     WRITE_ONCE(chip->last_finish_ns, strata__now_coarse_ns());
-    fetch_sub(&chip->running_total, 1); /* the CPU is free again (see kick's pairing) */
+    if (t) fetch_sub(&chip->running_total, 1); /* the CPU is free again (see kick's
+                                                  pairing); a chained core freed it */
     grant_credit(s);
     if (t) strata__task_finish(chip, t, failed);
     n++;
