@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# run_comm.sh - allreduce (f32 sum, 4 ranks, 8 B .. 64 MiB) of strata next
-# to Open MPI's MPI_Allreduce on the same machine, with nccl-tests' algbw
-# and busbw, and memcpy bandwidth as the bound. Prints a Markdown table.
-#   bench/run_comm.sh [ranks=4]
+# run_comm.sh - allreduce (f32 sum, R ranks, 8 B .. 64 MiB) of strata next to
+# Open MPI's MPI_Allreduce on the same machine, interleaved (one strata run,
+# one MPI run, per round), with nccl-tests' busbw and memcpy bandwidth as the
+# bound. Cells: median [min-max] time; ratio of medians. Open MPI runs its
+# default tuned selection, which was the best (or equal) of algorithms 1-6 up
+# to 64 KiB on this machine (coll_tuned_allreduce_algorithm).
+#   bench/run_comm.sh [ranks=4] [rounds=11]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
 R=${1:-4}
+ROUNDS=${2:-11}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$B/bench_allreduce "$R" > "$tmp/strata"
-mpirun --oversubscribe -np "$R" $B/bench_mpi_allreduce > "$tmp/mpi"
-grep -q FAIL "$tmp/strata" "$tmp/mpi" && { echo "a result check failed" >&2; exit 1; }
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r); $(mpirun --version 2>&1 | sed -n 1p)"
 echo "memcpy bandwidth (one thread, 64 MiB): $($B/bench_memcpy | sed 's/.*bw_gbs=//') GB/s"
+field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+for r in $(seq "$ROUNDS"); do
+  $B/bench_allreduce "$R" 2>/dev/null > "$tmp/s.$r"
+  mpirun --oversubscribe -np "$R" $B/bench_mpi_allreduce > "$tmp/m.$r"
+  if grep -q FAIL "$tmp/s.$r" "$tmp/m.$r"; then echo "a result check failed" >&2; exit 1; fi
+done
 echo
-echo "| bytes | strata time (us) | strata algbw | strata busbw | MPI time (us) | MPI algbw | MPI busbw | MPI time / strata time |"
-echo "|---|---|---|---|---|---|---|---|"
-paste -d' ' "$tmp/strata" "$tmp/mpi" | awk '{
-  for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kv[1]; if (i > 7) k = "m_" k; v[k] = kv[2] }
-  printf "| %s | %.2f | %.3f | %.3f | %.2f | %.3f | %.3f | %.2f |\n", v["bytes"], v["time_us"],
-    v["algbw_gbs"], v["busbw_gbs"], v["m_time_us"], v["m_algbw_gbs"], v["m_busbw_gbs"],
-    v["m_time_us"] / v["time_us"] }'
+echo "| bytes | strata time (us) | strata busbw (GB/s) | MPI time (us) | MPI busbw (GB/s) | strata time / MPI time |"
+echo "|---|---|---|---|---|---|"
+for bytes in $(field bytes < "$tmp/s.1"); do
+  for side in s m; do
+    cat "$tmp/$side".* | grep " bytes=$bytes " | field time_us | sort -n > "$tmp/t.$side"
+  done
+  awk -v b="$bytes" -v n="$R" 'function med(f,  a, k, x) { k = 0; while ((getline x < f) > 0) a[++k] = x; close(f);
+      lo[f] = a[1]; hi[f] = a[k]; return a[int((k + 1) / 2)] }
+    BEGIN { s = med("'"$tmp/t.s"'"); m = med("'"$tmp/t.m"'"); f = 2 * (n - 1) / n / 1000;
+      printf "| %d | %.2f [%.2f-%.2f] | %.3f | %.2f [%.2f-%.2f] | %.3f | %.2f |\n", b, s, lo["'"$tmp/t.s"'"],
+        hi["'"$tmp/t.s"'"], b / s * f, m, lo["'"$tmp/t.m"'"], hi["'"$tmp/t.m"'"], b / m * f, s / m }'
+done

@@ -10,20 +10,25 @@
 
 typedef void (*step_fn)(strata_comm *c, void *arg);
 
-/* One step: publish my window (wr), wait for every peer's, consume (rd). */
+/* One step (epoch e): publish my half of the window for e, tell every peer,
+ * wait until every peer published, consume. One synchronisation round: the
+ * halves alternate, and no peer can overwrite the half I read at e before I
+ * tell it e+1 (see comm_int.h). */
 static int step_run(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
   uint32_t n1 = c->nranks - 1, e = ++c->step;
   uint64_t deadline = strata__deadline_ms(c->timeout_ms);
-  int rc = strata__wait_epoch(c, STRATA__SIG_DONE, (e - 1) * n1, deadline, k);
-  if (rc == 0 && wr) wr(c, arg);
-  for (uint32_t p = 0; rc == 0 && p < c->nranks; p++)
+  if (wr) wr(c, arg);
+  for (uint32_t p = 0; p < c->nranks; p++)
     if (p != c->rank) strata__notify(c, p, STRATA__SIG_READY, 0, 1);
-  if (rc == 0) rc = strata__wait_epoch(c, STRATA__SIG_READY, e * n1, deadline, k);
+  int rc = strata__wait_epoch(c, STRATA__SIG_READY, e * n1, deadline, k);
   if (rc == 0 && rd) rd(c, arg);
-  for (uint32_t p = 0; rc == 0 && p < c->nranks; p++)
-    if (p != c->rank) strata__notify(c, p, STRATA__SIG_DONE, 0, 1);
   if (rc) c->broken = 1; /* peers are now out of step with us */
   return rc;
+}
+
+/* Rank q's half of its window for the current step. */
+static unsigned char *half(strata_comm *c, uint32_t q) {
+  return strata__win(c, q) + (c->step & 1) * (c->window / 2);
 }
 
 /* Traces: a collective step as a complete event on the core that ran it. */
@@ -72,35 +77,35 @@ int strata_comm_barrier(strata_comm *c, const strata_kernel_ctx *k) {
 /* ---- broadcast ---- */
 static void bc_wr(strata_comm *c, void *a) {
   xfer *x = a;
-  if (c->rank == x->root) memcpy(strata__win(c, c->rank), x->out + x->off, x->len);
+  if (c->rank == x->root) memcpy(half(c, c->rank), x->out + x->off, x->len);
 }
 static void bc_rd(strata_comm *c, void *a) {
   xfer *x = a;
-  if (c->rank != x->root) memcpy(x->out + x->off, strata__win(c, x->root), x->len);
+  if (c->rank != x->root) memcpy(x->out + x->off, half(c, x->root), x->len);
 }
 
 int strata_comm_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
                           const strata_kernel_ctx *k) {
   if (c && root >= c->nranks)
     return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->nranks);
-  xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window : 0, root, 0, 0};
+  xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window / 2 : 0, root, 0, 0};
   return for_chunks(c, &x, bc_wr, bc_rd, k);
 }
 
 /* ---- allgather ---- */
 static void unit_wr(strata_comm *c, void *a) { /* publish units [off, off+len) of in */
   xfer *x = a;
-  memcpy(strata__win(c, c->rank), x->in + x->off * x->unit, x->len * x->unit);
+  memcpy(half(c, c->rank), x->in + x->off * x->unit, x->len * x->unit);
 }
 static void ag_rd(strata_comm *c, void *a) {
   xfer *x = a;
   for (uint32_t q = 0; q < c->nranks; q++)
-    memcpy(x->out + q * x->total + x->off, strata__win(c, q), x->len);
+    memcpy(x->out + q * x->total + x->off, half(c, q), x->len);
 }
 
 int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
                           const strata_kernel_ctx *k) {
-  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window : 0, 0, 0, 0};
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 : 0, 0, 0, 0};
   return for_chunks(c, &x, unit_wr, ag_rd, k);
 }
 
@@ -108,31 +113,31 @@ int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t byte
 static void a2a_wr(strata_comm *c, void *a) {
   xfer *x = a;
   for (uint32_t q = 0; q < c->nranks; q++)
-    memcpy(strata__win(c, c->rank) + q * x->chunk, x->in + q * x->total + x->off, x->len);
+    memcpy(half(c, c->rank) + q * x->chunk, x->in + q * x->total + x->off, x->len);
 }
 static void a2a_rd(strata_comm *c, void *a) {
   xfer *x = a;
   for (uint32_t q = 0; q < c->nranks; q++)
-    memcpy(x->out + q * x->total + x->off, strata__win(c, q) + c->rank * x->chunk, x->len);
+    memcpy(x->out + q * x->total + x->off, half(c, q) + c->rank * x->chunk, x->len);
 }
 
 int strata_comm_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
                          const strata_kernel_ctx *k) {
-  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / c->nranks : 0, 0, 0, 0};
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 / c->nranks : 0, 0, 0, 0};
   return for_chunks(c, &x, a2a_wr, a2a_rd, k);
 }
 
 /* ---- reductions ---- */
 static void reduce_from(strata_comm *c, xfer *x, size_t win_off, size_t n, unsigned char *dst) {
   const void *src[STRATA_NODE_MAX_CHILDREN];
-  for (uint32_t q = 0; q < c->nranks; q++) src[q] = strata__win(c, q) + win_off;
+  for (uint32_t q = 0; q < c->nranks; q++) src[q] = half(c, q) + win_off;
   strata_reduce(dst, src, c->nranks, n, x->dt, x->op);
 }
 
 static void rs_wr(strata_comm *c, void *a) { /* block s of the chunk at s * chunk */
   xfer *x = a;
   for (uint32_t s = 0; s < c->nranks; s++)
-    memcpy(strata__win(c, c->rank) + s * x->chunk * x->unit,
+    memcpy(half(c, c->rank) + s * x->chunk * x->unit,
            x->in + (s * x->total + x->off) * x->unit, x->len * x->unit);
 }
 static void rs_rd(strata_comm *c, void *a) {
@@ -153,7 +158,7 @@ int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t
   int rc = check_dt(dt, op);
   if (rc) return rc;
   size_t u = strata_dtype_size(dt);
-  xfer x = {in, out, count, 0, 0, u, c ? c->window / (c->nranks * u) : 0, 0, dt, op};
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / (c->nranks * u) : 0, 0, dt, op};
   return for_chunks(c, &x, rs_wr, rs_rd, k);
 }
 
@@ -163,8 +168,9 @@ static void os_rd(strata_comm *c, void *a) {
   reduce_from(c, x, 0, x->len, x->out + x->off * x->unit);
 }
 
-/* RS + AG over a chunk: step 1 publishes the input half and reduces this
- * rank's segment into the result half; step 2 gathers every segment. */
+/* RS + AG over a chunk, two steps: the first publishes the chunk and
+ * reduces this rank's segment into out; the second publishes that segment
+ * and gathers every rank's segment into out. */
 static size_t seg_len(const xfer *x, uint32_t nranks, uint32_t q, size_t *start) {
   size_t seg = (x->len + nranks - 1) / nranks;
   *start = q * seg < x->len ? q * seg : x->len;
@@ -173,26 +179,29 @@ static size_t seg_len(const xfer *x, uint32_t nranks, uint32_t q, size_t *start)
 static void rsag_rd1(strata_comm *c, void *a) {
   xfer *x = a;
   size_t s, n = seg_len(x, c->nranks, c->rank, &s);
-  if (n) reduce_from(c, x, s * x->unit, n, strata__win(c, c->rank) + c->window / 2 + s * x->unit);
+  if (n) reduce_from(c, x, s * x->unit, n, x->out + (x->off + s) * x->unit);
+}
+static void rsag_wr2(strata_comm *c, void *a) {
+  xfer *x = a;
+  size_t s, n = seg_len(x, c->nranks, c->rank, &s);
+  memcpy(half(c, c->rank) + s * x->unit, x->out + (x->off + s) * x->unit, n * x->unit);
 }
 static void rsag_rd2(strata_comm *c, void *a) {
   xfer *x = a;
   for (uint32_t q = 0; q < c->nranks; q++) {
     size_t s, n = seg_len(x, c->nranks, q, &s);
-    memcpy(x->out + (x->off + s) * x->unit, strata__win(c, q) + c->window / 2 + s * x->unit,
-           n * x->unit);
+    if (q != c->rank) memcpy(x->out + (x->off + s) * x->unit, half(c, q) + s * x->unit, n * x->unit);
   }
 }
 
 static int rsag(strata_comm *c, xfer *x, const strata_kernel_ctx *k) {
   int rc = strata__comm_check(c);
   if (rc) return rc;
-  x->chunk = c->window / 2 / x->unit;
   if (x->chunk == 0) rc = strata__fail(STRATA_EINVAL, "comm: window too small");
   for (x->off = 0; rc == 0 && x->off < x->total; x->off += x->chunk) {
     x->len = x->total - x->off < x->chunk ? x->total - x->off : x->chunk;
     rc = step(c, unit_wr, rsag_rd1, x, k);
-    if (rc == 0) rc = step(c, NULL, rsag_rd2, x, k);
+    if (rc == 0) rc = step(c, rsag_wr2, rsag_rd2, x, k);
   }
   return rc;
 }
@@ -205,7 +214,7 @@ int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t coun
   size_t u = strata_dtype_size(dt);
   if (algo == STRATA_ALLREDUCE_AUTO)
     algo = count * u <= ONE_SHOT_MAX_BYTES ? STRATA_ALLREDUCE_ONE_SHOT : STRATA_ALLREDUCE_RS_AG;
-  xfer x = {in, out, count, 0, 0, u, c ? c->window / u : 0, 0, dt, op};
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op};
   if (algo == STRATA_ALLREDUCE_ONE_SHOT) return for_chunks(c, &x, unit_wr, os_rd, k);
   if (algo != STRATA_ALLREDUCE_RS_AG)
     return strata__fail(STRATA_EINVAL, "allreduce: unknown algorithm %d", (int)algo);

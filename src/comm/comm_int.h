@@ -12,13 +12,15 @@
  * ranks parked in futex_wait on `value`, so notify makes a syscall only when
  * someone sleeps (smp_mb on both sides, as in platform/event.h).
  *
- * Collective steps (step e, n ranks, own rank r; counters never reset):
- *   wait DONE_r >= (e-1)(n-1)   every peer finished reading my window at e-1
- *   write my window; add 1 to READY of every peer (release)
- *   wait READY_r >= e(n-1)      every peer wrote its window for step e
- *   read peers' windows; add 1 to DONE of every peer
- * A peer cannot run two steps ahead (it would need my DONE), so the counts
- * cannot be satisfied by a mix of steps. Comparisons are wrap-safe.
+ * Collective steps (step e, n ranks, own rank r; counters never reset). The
+ * window is split in two halves used in turn (half e % 2):
+ *   write my half for e; add 1 to READY of every peer (release)
+ *   wait READY_r >= e(n-1)      every peer wrote its half for step e
+ *   read peers' halves for e
+ * One round per step. A peer at step e+1 has seen my READY(e), so no peer is
+ * two steps ahead, and READY_r >= e(n-1) holds only once every peer sent
+ * READY(e). A peer overwrites the half I read at e only at e+2, which needs
+ * my READY(e+1), sent after my reads. Comparisons are wrap-safe.
  */
 #ifndef STRATA_COMM_INT_H
 #define STRATA_COMM_INT_H
@@ -33,7 +35,6 @@
 #define STRATA__DOM_MAGIC 0x53544443u /* "STDC" */
 #define STRATA__SIGNALS 128u
 #define STRATA__SIG_READY 64u
-#define STRATA__SIG_DONE 65u
 #define STRATA__DOM_HDR_BYTES 4096u
 
 typedef struct strata__signal {
