@@ -336,6 +336,9 @@ STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int f
 STRATA_HIDDEN void strata__note_progress(strata_chip *chip);
 STRATA_HIDDEN int strata__run_cancelled(strata_chip *chip);
 STRATA_HIDDEN void strata__wake_all(strata_chip *chip);
+/* Wake the schedulers and the orchestrator only (the end of a run: idle
+ * cores have nothing to do with it). */
+STRATA_HIDDEN void strata__wake_scheds(strata_chip *chip);
 STRATA_HIDDEN const char *strata__state_name(uint32_t state);
 /* Name of kernel k ("?" if out of range), for messages. */
 STRATA_HIDDEN const char *strata__kernel_name(const strata_chip *chip, uint32_t k);

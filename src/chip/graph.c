@@ -27,11 +27,15 @@ void strata__note_progress(strata_chip *chip) {
   WRITE_ONCE(chip->last_progress_ns, strata__now_coarse_ns()); /* per submit: cheap clock */
 }
 
-void strata__wake_all(strata_chip *chip) {
+void strata__wake_scheds(strata_chip *chip) {
   strata__event_signal(&chip->orch_ev);
-  strata__event_signal(&chip->host_ev);
   for (uint32_t s = 0; s < chip->cfg.sched_threads; s++)
     strata__event_signal(&chip->scheds[s].ev);
+}
+
+void strata__wake_all(strata_chip *chip) {
+  strata__wake_scheds(chip);
+  strata__event_signal(&chip->host_ev);
   for (uint32_t c = 0; c < chip->ncores; c++) strata__event_signal(&chip->cores[c].ev);
 }
 

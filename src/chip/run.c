@@ -188,7 +188,7 @@ static int stream_sync(strata_chip *chip) {
 static void stop_run(strata_chip *chip) {
   WRITE_ONCE(chip->hdr.stop, 1);
   smp_mb(); /* pairs with smp_mb in run_assigned: stop vs a core's DONE */
-  strata__wake_all(chip);
+  strata__wake_scheds(chip); /* a cancelled run already woke the cores */
   wait_parked(chip);
 }
 
