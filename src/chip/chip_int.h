@@ -265,7 +265,6 @@ struct strata_chip {
                                       of the budget); orchestrator writes */
   int chain;                       /* cores chain READY tasks (STRATA_CHAIN, default 1) */
   _Atomic uint64_t last_finish_ns; /* last completion (coarse clock): the budget's lease */
-  _Atomic uint32_t wake_rr;        /* where readiers start looking for a scheduler */
   _Atomic uint64_t last_progress_ns; /* any thread's progress */
   _Atomic uint64_t stall_reports, last_stall_ns;
   int in_run, wedged;

@@ -100,9 +100,10 @@ void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
   smp_mb();
   if (strata__readyq_empty(&chip->readyq[kind]) || !strata__cpu_free(chip))
     return; /* a completion frees a CPU and its scheduler dispatches */
-  uint32_t n = chip->cfg.sched_threads, start = fetch_add_relaxed(&chip->wake_rr, 1);
-  for (uint32_t i = 0; i < n; i++) {
-    strata__sched *s = &chip->scheds[(start + i) % n];
+  /* the lowest-numbered scheduler with an idle core: the same thread tends
+   * to be chosen, so it is often still awake (spinning) when kicked */
+  for (uint32_t i = 0; i < chip->cfg.sched_threads; i++) {
+    strata__sched *s = &chip->scheds[i];
     if (s != self && READ_ONCE(s->idle[kind]) > 0) {
       strata__event_signal(&s->ev);
       return;
