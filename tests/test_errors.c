@@ -141,7 +141,7 @@ STRATA_TEST(invalid_args_code_5) {
   strata_chip_config c = cfg_small();
   expect_code(&c, bad_kernel_orch, STRATA_INVALID_ARGS, "kernel id 99");
   expect_code(&c, after_scope_orch, STRATA_INVALID_ARGS, "scope has ended");
-  expect_code(&c, too_many_args_orch, STRATA_INVALID_ARGS, "max 16 tensors");
+  expect_code(&c, too_many_args_orch, STRATA_INVALID_ARGS, "max 256 tensors, 128 scalars");
 }
 
 /* ---- 6 DEPENDENCY_OVERFLOW ---- */

@@ -518,4 +518,58 @@ STRATA_TEST(kernels_waiting_on_each_other_overdraw_the_cpu_budget) {
   strata_chip_destroy(chip);
 }
 
+/* ---- 256 tensors and 128 scalars in one task -------------------------------- */
+static int64_t wide_in[STRATA_MAX_TENSOR_ARGS - 1], wide_out;
+static uint32_t K_WIDE;
+
+/* out = sum of every input cell x its scalar (scalar i for input i, cycled). */
+static void k_wide(strata_kernel_ctx *k) {
+  uint32_t n = strata_kernel_ntensors(k);
+  int64_t sum = 0;
+  for (uint32_t i = 0; i + 1 < n; i++)
+    sum += *(const int64_t *)strata_kernel_tensor(k, i)->data *
+           (int64_t)strata_kernel_scalar(k, i % STRATA_MAX_SCALAR_ARGS);
+  *(int64_t *)strata_kernel_tensor(k, n - 1)->data = sum;
+}
+
+static void wide_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  for (int rep = 0; rep < 3; rep++) { /* wide tasks between small ones: heap reuse */
+    strata_args a;
+    strata_args_init(&a);
+    for (int i = 0; i < STRATA_MAX_TENSOR_ARGS - 1; i++) {
+      strata_tensor t = strata_tensor_external(&wide_in[i], 8, STRATA_DT_I64);
+      strata_args_tensor(&a, STRATA_INPUT, &t);
+    }
+    strata_tensor out = strata_tensor_external(&wide_out, 8, STRATA_DT_I64);
+    strata_args_tensor(&a, STRATA_INOUT, &out);
+    for (int i = 0; i < STRATA_MAX_SCALAR_ARGS; i++) strata_args_scalar(&a, (uint64_t)(i + rep));
+    assert_int_equal(a.error, 0);
+    assert_int_equal(strata_orch_submit(o, K_WIDE, &a, NULL), 0);
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_INOUT, &out);
+    assert_int_equal(strata_orch_submit(o, K_BUMP, &a, NULL), 0);
+  }
+}
+
+STRATA_TEST(tasks_take_256_tensors_and_128_scalars) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_WIDE = kernel_new(chip, "wide", k_wide, STRATA_CORE_AIV);
+  K_BUMP = kernel_new(chip, "bump", k_bump, STRATA_CORE_AIV);
+  for (int i = 0; i < STRATA_MAX_TENSOR_ARGS - 1; i++) wide_in[i] = i + 1;
+  strata_run_info info;
+  run_expect(chip, wide_orch, NULL, &info, 0);
+  int64_t want = 0;
+  for (int i = 0; i < STRATA_MAX_TENSOR_ARGS - 1; i++)
+    want += (int64_t)(i + 1) * (i % STRATA_MAX_SCALAR_ARGS + 2); /* the last rep: +2 */
+  assert_int_equal(wide_out, want + 1); /* then one bump */
+  assert_int_equal(info.tasks_completed, 6);
+  strata_args a;
+  strata_args_init(&a);
+  for (int i = 0; i <= STRATA_MAX_SCALAR_ARGS; i++) strata_args_scalar(&a, 1);
+  assert_int_equal(a.error, 1); /* the 129th scalar is refused */
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

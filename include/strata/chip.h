@@ -28,8 +28,8 @@ extern "C" {
 #endif
 
 /* ---- limits ------------------------------------------------------------ */
-#define STRATA_MAX_TENSOR_ARGS 16 /* tensor arguments of one task */
-#define STRATA_MAX_SCALAR_ARGS 8  /* scalar arguments of one task */
+#define STRATA_MAX_TENSOR_ARGS 256 /* tensor arguments of one task */
+#define STRATA_MAX_SCALAR_ARGS 128 /* scalar arguments of one task */
 #define STRATA_MAX_EXPLICIT_DEPS 8 /* explicit dependencies of one task */
 #define STRATA_MAX_DEPS 64        /* producers of one task (DEPENDENCY_OVERFLOW) */
 #define STRATA_MAX_KERNELS 256    /* registered kernels of one chip */
@@ -81,8 +81,11 @@ typedef struct strata_task_ref {
   uint64_t id;
 } strata_task_ref;
 
-/* Task argument list, built on the stack with strata_args_*(). Builder errors
- * are sticky and reported by strata_orch_submit() as INVALID_ARGS. */
+/* Task argument list, built on the stack with strata_args_*() (about 14 KiB:
+ * up to 256 tensors and 128 scalars). Builder errors are sticky and
+ * reported by strata_orch_submit() as INVALID_ARGS. A submitted task keeps
+ * up to 16 tensors and 8 scalars in itself; a task with more keeps them in
+ * its ring heap block until it retires, so small tasks cost what they did. */
 typedef struct strata_args {
   uint32_t ntensors, nscalars, ndeps, held;
   int error;

@@ -13,8 +13,8 @@ import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_size_t,
                     c_uint8, c_uint32, c_uint64, c_void_p)
 
-MAX_TENSORS = 16
-MAX_SCALARS = 8
+MAX_TENSORS = 256
+MAX_SCALARS = 128
 MAX_DEPS = 8
 
 _HERE = os.path.dirname(os.path.abspath(__file__))

@@ -54,6 +54,9 @@ enum strata__task_state {
 
 struct strata__task;
 
+#define STRATA_TASK_INLINE_TENSORS 16 /* tensor arguments held in the task itself */
+#define STRATA_TASK_INLINE_SCALARS 8  /* scalar arguments held in the task itself */
+
 /* Dependency-pool entry: "consumer waits for the producer whose fanout list
  * holds me". Written by the orchestrator before the CAS that publishes it;
  * read by the completing thread after the exchange that closes the list. */
@@ -78,12 +81,18 @@ typedef struct strata__task {
   _Atomic uint64_t start_ns;       /* scheduler writes at dispatch */
   _Atomic uint64_t ready_ns;       /* trace level >= 2: when it became READY */
   /* orchestrator-written before publication, read-only afterwards */
-  uint8_t ring, kind, ntensors, nscalars, nprod, scope_held, held;
+  uint8_t ring, kind, nprod, scope_held, held;
+  uint16_t ntensors, nscalars;
   uint64_t heap_end;               /* heap ring head after this task (orch) */
   uint64_t dep_end;                /* dep pool head after this task (orch) */
   struct strata__task *prod[STRATA_MAX_DEPS]; /* producers holding our ref */
-  strata_tensor tensors[STRATA_MAX_TENSOR_ARGS];
-  uint64_t scalars[STRATA_MAX_SCALAR_ARGS];
+  /* arguments: in the task up to the inline counts (every small task); a
+   * task with more keeps them in its heap block, after its outputs, freed
+   * when the task retires. targs/sargs point at whichever holds them. */
+  strata_tensor *targs;
+  uint64_t *sargs;
+  strata_tensor tensors[STRATA_TASK_INLINE_TENSORS];
+  uint64_t scalars[STRATA_TASK_INLINE_SCALARS];
 } strata__task;
 
 /* ---- rings ------------------------------------------------------------- */

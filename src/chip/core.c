@@ -17,11 +17,12 @@
 /* Level >= 1: the kernel's run as a complete event on this core's track. */
 static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
   uint64_t bytes = 0;
-  for (uint32_t i = 0; i < t->ntensors; i++) bytes += t->tensors[i].bytes;
+  for (uint32_t i = 0; i < t->ntensors; i++) bytes += t->targs[i].bytes;
   bytes = bytes < (1ull << 56) ? bytes : (1ull << 56) - 1;
+  uint64_t n = t->ntensors < 255 ? t->ntensors : 255; /* 8 bits in the record */
   strata__tev e = {t0, strata__now_ns() - t0, READ_ONCE(t->id), READ_ONCE(t->ready_ns),
                    STRATA_TEV_TASK, STRATA_TT_CORE + c->id, READ_ONCE(t->kernel), c->id,
-                   (uint64_t)t->ntensors << 56 | bytes};
+                   n << 56 | bytes};
   strata__trace_record(&e);
 }
 
@@ -113,11 +114,11 @@ void *strata__core_main(void *arg) {
 uint32_t strata_kernel_ntensors(const strata_kernel_ctx *k) { return k ? k->task->ntensors : 0; }
 
 const strata_tensor *strata_kernel_tensor(const strata_kernel_ctx *k, uint32_t i) {
-  return k && i < k->task->ntensors ? &k->task->tensors[i] : NULL;
+  return k && i < k->task->ntensors ? &k->task->targs[i] : NULL;
 }
 
 uint64_t strata_kernel_scalar(const strata_kernel_ctx *k, uint32_t i) {
-  return k && i < k->task->nscalars ? k->task->scalars[i] : 0;
+  return k && i < k->task->nscalars ? k->task->sargs[i] : 0;
 }
 
 double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {

@@ -144,9 +144,33 @@ static uint64_t output_bytes(const strata_args *a) {
   return total;
 }
 
-static void fill_args(strata__task *t, strata_args *a, uint8_t *heap, uint64_t id) {
+/* Heap bytes for the arguments beyond what a task holds inline. */
+static uint64_t spill_bytes(const strata_args *a) {
+  uint64_t b = 0;
+  if (a->ntensors > STRATA_TASK_INLINE_TENSORS) b += a->ntensors * sizeof(strata_tensor);
+  if (a->nscalars > STRATA_TASK_INLINE_SCALARS) b += a->nscalars * sizeof(uint64_t);
+  return (b + 1023) & ~1023ull;
+}
+
+/* Where the task's arguments live: inline, or after its outputs in the heap
+ * block (heap is NULL when the task has neither outputs nor a spill). */
+static void place_args(strata__task *t, const strata_args *a, uint8_t *heap, uint64_t out_bytes) {
+  t->targs = t->tensors;
+  t->sargs = t->scalars;
+  if (!spill_bytes(a)) return;
+  uint8_t *spill = heap + out_bytes;
+  if (a->ntensors > STRATA_TASK_INLINE_TENSORS) {
+    t->targs = (strata_tensor *)spill;
+    spill += a->ntensors * sizeof(strata_tensor);
+  }
+  if (a->nscalars > STRATA_TASK_INLINE_SCALARS) t->sargs = (uint64_t *)spill;
+}
+
+static void fill_args(strata__task *t, strata_args *a, uint8_t *heap, uint64_t out_bytes,
+                      uint64_t id) {
+  place_args(t, a, heap, out_bytes);
   for (uint32_t i = 0; i < a->ntensors; i++) {
-    strata_tensor *dst = &t->tensors[i];
+    strata_tensor *dst = &t->targs[i];
     *dst = a->tensors[i];
     if (a->tags[i] != STRATA_OUTPUT) continue;
     dst->data = dst->base = heap;
@@ -154,9 +178,9 @@ static void fill_args(strata__task *t, strata_args *a, uint8_t *heap, uint64_t i
     heap += (dst->bytes + 1023) & ~1023ull;
     if (a->outputs[i]) *a->outputs[i] = *dst;
   }
-  memcpy(t->scalars, a->scalars, a->nscalars * sizeof(uint64_t));
-  t->ntensors = (uint8_t)a->ntensors;
-  t->nscalars = (uint8_t)a->nscalars;
+  memcpy(t->sargs, a->scalars, a->nscalars * sizeof(uint64_t));
+  t->ntensors = (uint16_t)a->ntensors;
+  t->nscalars = (uint16_t)a->nscalars;
 }
 
 /* Make c wait for p through dep entry e, unless p has already finished. */
@@ -200,7 +224,7 @@ static void wire_all(strata__task *t, prod_set *p, strata__dep *deps) {
 static void record_accesses(strata_chip *chip, strata__task *t, const strata_args *a, uint64_t id) {
   for (uint32_t i = 0; i < a->ntensors; i++)
     if (a->tags[i] != STRATA_NO_DEP)
-      strata__tmap_record(&chip->tmap, &t->tensors[i], a->tags[i] != STRATA_INPUT, t, id);
+      strata__tmap_record(&chip->tmap, &t->targs[i], a->tags[i] != STRATA_INPUT, t, id);
 }
 
 static void hold_in_scope(strata_chip *chip, strata__task *t) {
@@ -234,7 +258,7 @@ int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
   CHECK_ORCH(o, "orch_submit");
   strata_chip *chip = o->chip;
   int rc = validate(chip, kernel, a);
-  uint64_t heap_bytes = rc ? 0 : output_bytes(a);
+  uint64_t out_bytes = rc ? 0 : output_bytes(a), heap_bytes = rc ? 0 : out_bytes + spill_bytes(a);
   if (rc == 0) rc = precheck(chip, a, heap_bytes);
   prod_set p;
   if (rc == 0) rc = collect(chip, a, &p);
@@ -247,8 +271,8 @@ int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
   uint64_t id = READ_ONCE(t->id);
   WRITE_ONCE(t->kernel, kernel);
   t->kind = (uint8_t)chip->kernels[kernel].kind;
-  fill_args(t, a, heap, id);
-  if (heap_bytes) hold_in_scope(chip, t);
+  fill_args(t, a, heap, out_bytes, id);
+  if (out_bytes) hold_in_scope(chip, t); /* its outputs live until the scope ends */
   wire_all(t, &p, deps);
   record_accesses(chip, t, a, id);
   t->held = a->held ? 1 : 0;
