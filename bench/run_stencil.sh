@@ -27,7 +27,7 @@ run_peer() { # peer steps iters -> seconds
 }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for g in $GRAINS; do
-  steps=$(( 100000 * cpus / (4 * g) )); [ $steps -lt 50 ] && steps=50; [ $steps -gt 40000 ] && steps=40000
+  steps=$(( 100000 * cpus / (4 * g) )); [ $steps -lt 200 ] && steps=200; [ $steps -gt 40000 ] && steps=40000
   for _ in $(seq "$REPEATS"); do
     for p in "${peers[@]}"; do
       s=$(run_peer "$p" "$steps" $(awk -v g="$g" -v i="$ipu" 'BEGIN {printf "%d", g * i}'))
