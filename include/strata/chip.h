@@ -281,6 +281,18 @@ STRATA_API int strata_orch_release(strata_orch *o, strata_task_ref task);
 /* Wait until every task writing an overlapping range of t has finished
  * (TENSOR_WAIT_TIMEOUT after tensor_wait_timeout_ms). */
 STRATA_API int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t);
+/* Copy the first `bytes` of t to dst once every earlier task writing it has
+ * finished (TENSOR_WAIT_TIMEOUT after tensor_wait_timeout_ms). */
+STRATA_API int strata_orch_get_tensor_data(strata_orch *o, const strata_tensor *t, void *dst,
+                                           size_t bytes);
+/* Copy src into the first `bytes` of t once every earlier task reading or
+ * writing it has finished; tasks submitted afterwards see the new data. */
+STRATA_API int strata_orch_set_tensor_data(strata_orch *o, const strata_tensor *t,
+                                           const void *src, size_t bytes);
+/* Submit a dummy task: no kernel, no core; its tensor tags and explicit
+ * dependencies order it like any task, and it completes as soon as it is
+ * READY (a join point, or a fence between phases). */
+STRATA_API int strata_orch_submit_dummy(strata_orch *o, strata_args *a, strata_task_ref *out);
 /* Latch EXPLICIT_ORCH_FATAL with a message; returns that status. */
 STRATA_API int strata_orch_fatal(strata_orch *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

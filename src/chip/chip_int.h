@@ -54,6 +54,7 @@ enum strata__task_state {
 
 struct strata__task;
 
+#define STRATA_DUMMY_KERNEL UINT32_MAX /* kernel id of a dummy task */
 #define STRATA_TASK_INLINE_TENSORS 16 /* tensor arguments held in the task itself */
 #define STRATA_TASK_INLINE_SCALARS 8  /* scalar arguments held in the task itself */
 
@@ -82,6 +83,7 @@ typedef struct strata__task {
   _Atomic uint64_t ready_ns;       /* trace level >= 2: when it became READY */
   /* orchestrator-written before publication, read-only afterwards */
   uint8_t ring, kind, nprod, scope_held, held;
+  uint8_t dummy;                   /* no kernel: finished unrun once READY */
   uint16_t ntensors, nscalars;
   uint64_t heap_end;               /* heap ring head after this task (orch) */
   uint64_t dep_end;                /* dep pool head after this task (orch) */
@@ -300,6 +302,9 @@ STRATA_HIDDEN void strata__readyq_destroy(strata__readyq *q);
 STRATA_HIDDEN void strata__readyq_reset(strata__readyq *q);
 STRATA_HIDDEN int strata__readyq_push(strata__readyq *q, strata__task *t);
 STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
+/* The next READY task of a kind that needs a core: poisoned tasks (FAILED)
+ * and dummy tasks (COMPLETED) popped on the way are finished unrun. */
+STRATA_HIDDEN strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished);
 STRATA_HIDDEN int strata__readyq_empty(strata__readyq *q);
 
 /* ---- tensormap.c ---- */

@@ -55,9 +55,8 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
   if (READ_ONCE(chip->hdr.stop) || strata__run_cancelled(chip) || chip->cfg.fault_no_dispatch ||
       !chip->chain)
     return NULL;
-  strata__task *n;
-  while ((n = strata__readyq_pop(&chip->readyq[c->kind])) && READ_ONCE(n->poisoned))
-    strata__task_finish(chip, n, 1);
+  int finished = 0;
+  strata__task *n = strata__next_runnable(chip, c->kind, &finished);
   if (!n) return NULL;
   WRITE_ONCE(n->core, (int32_t)c->id);
   WRITE_ONCE(n->start_ns, now);

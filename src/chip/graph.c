@@ -111,6 +111,15 @@ void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
   }
 }
 
+strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished) {
+  strata__task *t;
+  while ((t = strata__readyq_pop(&chip->readyq[kind])) && (READ_ONCE(t->poisoned) || t->dummy)) {
+    strata__task_finish(chip, t, READ_ONCE(t->poisoned) != 0);
+    ++*finished;
+  }
+  return t;
+}
+
 void strata__task_dec_fanin(strata_chip *chip, strata__task *t) {
   if (fetch_sub(&t->fanin, 1) == 1) strata__task_ready(chip, t);
 }

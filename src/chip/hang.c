@@ -35,6 +35,7 @@ const char *strata_hang_class_name(int cls) {
 }
 
 const char *strata__kernel_name(const strata_chip *chip, uint32_t k) {
+  if (k == STRATA_DUMMY_KERNEL) return "(dummy)";
   return k < chip->nkernels ? chip->kernels[k].name : "?";
 }
 

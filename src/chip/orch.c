@@ -67,7 +67,7 @@ static int validate(strata_chip *chip, uint32_t kernel, const strata_args *a) {
                                 "(max %d tensors, %d scalars, %d deps)",
                                 STRATA_MAX_TENSOR_ARGS, STRATA_MAX_SCALAR_ARGS,
                                 STRATA_MAX_EXPLICIT_DEPS);
-  if (kernel >= chip->nkernels)
+  if (kernel >= chip->nkernels && kernel != STRATA_DUMMY_KERNEL)
     return BAD_ARGS(chip, "submit: kernel id %u is not registered (%u kernels); use "
                     "the id from strata_chip_register_kernel", kernel, chip->nkernels);
   for (uint32_t i = 0; i < a->ntensors; i++)
@@ -253,9 +253,21 @@ static int precheck(strata_chip *chip, const strata_args *a, uint64_t heap) {
   return 0;
 }
 
+static int submit(strata_orch *o, uint32_t kernel, strata_args *a, strata_task_ref *out);
+
 int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
                        strata_task_ref *out) {
   CHECK_ORCH(o, "orch_submit");
+  return submit(o, kernel, a, out);
+}
+
+int strata_orch_submit_dummy(strata_orch *o, strata_args *a, strata_task_ref *out) {
+  CHECK_ORCH(o, "orch_submit_dummy");
+  return submit(o, STRATA_DUMMY_KERNEL, a, out);
+}
+
+/* A task; kernel STRATA_DUMMY_KERNEL: dependencies only, finished unrun. */
+static int submit(strata_orch *o, uint32_t kernel, strata_args *a, strata_task_ref *out) {
   strata_chip *chip = o->chip;
   int rc = validate(chip, kernel, a);
   uint64_t out_bytes = rc ? 0 : output_bytes(a), heap_bytes = rc ? 0 : out_bytes + spill_bytes(a);
@@ -270,7 +282,8 @@ int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
   if (rc != 0) return rc;
   uint64_t id = READ_ONCE(t->id);
   WRITE_ONCE(t->kernel, kernel);
-  t->kind = (uint8_t)chip->kernels[kernel].kind;
+  t->dummy = kernel == STRATA_DUMMY_KERNEL;
+  t->kind = (uint8_t)(t->dummy ? STRATA_CORE_AIV : chip->kernels[kernel].kind);
   fill_args(t, a, heap, out_bytes, id);
   if (out_bytes) hold_in_scope(chip, t); /* its outputs live until the scope ends */
   wire_all(t, &p, deps);
@@ -330,7 +343,8 @@ int strata_orch_scope_end(strata_orch *o) {
 }
 
 /* ---- waiting for a tensor -------------------------------------------------- */
-static int tensor_busy(strata_chip *chip, const strata_tensor *t) {
+/* An earlier task still writes t (or, for a write, still reads or writes it). */
+static int tensor_busy(strata_chip *chip, const strata_tensor *t, int write) {
   strata__task *found[STRATA_MAX_DEPS];
   if (t->owner) {
     strata__task *o = strata__task_by_id(chip, t->owner);
@@ -338,18 +352,18 @@ static int tensor_busy(strata_chip *chip, const strata_tensor *t) {
         load_acquire(&o->state) < STRATA_TS_COMPLETED) /* pairs with task_finish */
       return 1;
   }
-  int n = strata__tmap_lookup(&chip->tmap, t, 0, found, 0, STRATA_MAX_DEPS);
+  int n = strata__tmap_lookup(&chip->tmap, t, write, found, 0, STRATA_MAX_DEPS);
   for (int i = 0; i < n; i++) /* FAILED writers are found too, but they are done */
     if (load_acquire(&found[i]->state) < STRATA_TS_COMPLETED) return 1; /* pairs with task_finish */
   return n < 0;
 }
 
-static int tensor_wait_loop(strata_orch *o, const strata_tensor *t) {
+static int tensor_wait_loop(strata_orch *o, const strata_tensor *t, int write) {
   strata_chip *chip = o->chip;
   uint64_t deadline = strata__deadline_ms(chip->cfg.tensor_wait_timeout_ms);
   for (;;) {
     uint32_t seen = strata__event_read(&chip->orch_ev);
-    if (!tensor_busy(chip, t)) return 0;
+    if (!tensor_busy(chip, t, write)) return 0;
     int rc = strata_orch_status(o);
     if (rc) return rc;
     uint64_t now = strata__now_ns();
@@ -363,16 +377,48 @@ static int tensor_wait_loop(strata_orch *o, const strata_tensor *t) {
   }
 }
 
-int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
-  CHECK_ORCH(o, "orch_wait_tensor");
+/* Block in the runtime until no earlier task conflicts with accessing t. */
+static int wait_access(strata_orch *o, const strata_tensor *t, int write) {
   strata_chip *chip = o->chip;
-  if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
   WRITE_ONCE(chip->orch_tensor_wait, 1);
   strata__orch_block(chip, STRATA_ORCH_BLOCKED_TENSOR);
   smp_mb(); /* pairs with smp_mb in task_finish: flag vs task state */
-  int rc = tensor_wait_loop(o, t);
+  int rc = tensor_wait_loop(o, t, write);
   strata__orch_block(chip, STRATA_ORCH_RUNNING);
   WRITE_ONCE(chip->orch_tensor_wait, 0);
+  return rc;
+}
+
+int strata_orch_wait_tensor(strata_orch *o, const strata_tensor *t) {
+  CHECK_ORCH(o, "orch_wait_tensor");
+  if (!t || !t->data) return strata__fail(STRATA_EINVAL, "wait_tensor: no tensor");
+  return wait_access(o, t, 0);
+}
+
+static int check_copy(const strata_tensor *t, const void *p, size_t bytes, const char *what) {
+  if (!t || !t->data || !p)
+    return strata__fail(STRATA_EINVAL, "%s: NULL tensor, tensor data or buffer; pass a "
+                        "tensor from strata_tensor_* and a host buffer", what);
+  if (bytes > t->bytes)
+    return strata__fail(STRATA_EINVAL, "%s: %zu bytes asked of a %zu-byte tensor; copy at "
+                        "most its size", what, bytes, t->bytes);
+  return 0;
+}
+
+int strata_orch_get_tensor_data(strata_orch *o, const strata_tensor *t, void *dst, size_t bytes) {
+  CHECK_ORCH(o, "orch_get_tensor_data");
+  int rc = check_copy(t, dst, bytes, "get_tensor_data");
+  if (rc == 0) rc = wait_access(o, t, 0); /* its writers */
+  if (rc == 0 && bytes) memcpy(dst, t->data, bytes);
+  return rc;
+}
+
+int strata_orch_set_tensor_data(strata_orch *o, const strata_tensor *t, const void *src,
+                                size_t bytes) {
+  CHECK_ORCH(o, "orch_set_tensor_data");
+  int rc = check_copy(t, src, bytes, "set_tensor_data");
+  if (rc == 0) rc = wait_access(o, t, 1); /* its readers and writers */
+  if (rc == 0 && bytes) memcpy(t->data, src, bytes);
   return rc;
 }
 

@@ -67,16 +67,6 @@ static int claim_cpu(strata_chip *chip) {
   }
 }
 
-/* The next READY task of a kind, finishing poisoned ones unrun (counted in *n). */
-static strata__task *next_ready(strata_chip *chip, uint32_t kind, int *n) {
-  strata__task *t;
-  while ((t = strata__readyq_pop(&chip->readyq[kind])) && READ_ONCE(t->poisoned)) {
-    strata__task_finish(chip, t, 1);
-    ++*n;
-  }
-  return t;
-}
-
 /* Hand READY tasks to idle cores while a CPU is free for them. Sets
  * *starved when tasks wait for a CPU. */
 static int dispatch(strata__sched *s, int *starved) {
@@ -91,7 +81,7 @@ static int dispatch(strata__sched *s, int *starved) {
       *starved = 1;
       break;
     }
-    strata__task *t = next_ready(chip, c->kind, &n);
+    strata__task *t = strata__next_runnable(chip, c->kind, &n);
     if (!t) {
       fetch_sub(&chip->running_total, 1);
       continue;
