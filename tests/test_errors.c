@@ -225,8 +225,24 @@ STRATA_TEST(tensormap_overflow_code_11) {
   expect_code(&c, tensormap_orch, STRATA_TENSORMAP_OVERFLOW, "STRATA_TENSORMAP_CAP");
 }
 
-/* Codes 7 and 104 exist with the seed system's numbers (7 needs SPMD tasks;
- * 104 cannot be reached: the ready queues hold every task slot). */
+/* ---- 7 REQUIRE_SYNC_START_INVALID ---- */
+static void sync_start_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_spmd(&a, 7, 1); /* a 1-cluster chip has 2 AIV cores */
+  orch_rc = strata_orch_submit(o, K_NOP, &a, NULL);
+}
+
+STRATA_TEST(require_sync_start_invalid_code_7) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  cfg_set(&c, STRATA_CFG_CLUSTERS, &c.clusters, 1);
+  expect_code(&c, sync_start_orch, STRATA_REQUIRE_SYNC_START_INVALID, "STRATA_CLUSTERS");
+}
+
+/* Codes 7 and 104 exist with the seed system's numbers (104 cannot be
+ * reached: the ready queues hold every task slot). */
 STRATA_TEST(seed_code_parity) {
   (void)state;
   assert_int_equal(strata_chip_code(STRATA_REQUIRE_SYNC_START_INVALID), 7);

@@ -629,4 +629,107 @@ STRATA_TEST(dummy_tasks_order_and_tensor_data_waits) {
   strata_chip_destroy(chip);
 }
 
+/* ---- SPMD tasks ---------------------------------------------------------------- */
+#define SPMD_N 10
+static _Atomic int spmd_hits[SPMD_N], spmd_dim_ok, gang_started, gang_saw_all;
+static int64_t spmd_out, spmd_sum_seen;
+static uint32_t K_BLOCK, K_SUMHITS, K_GANG;
+
+static void k_block(strata_kernel_ctx *k) { /* one mark per block index */
+  uint32_t b = strata_kernel_block_idx(k);
+  if (b < SPMD_N) atomic_fetch_add(&spmd_hits[b], 1);
+  if (strata_kernel_block_dim(k) == SPMD_N) atomic_fetch_add(&spmd_dim_ok, 1);
+  sleep_ms(2);
+}
+
+static void k_sumhits(strata_kernel_ctx *k) { /* after the SPMD task: sees every block */
+  int64_t s = 0;
+  for (int i = 0; i < SPMD_N; i++) s += atomic_load(&spmd_hits[i]);
+  *(int64_t *)strata_kernel_tensor(k, 0)->data = s;
+}
+
+static void k_gang(strata_kernel_ctx *k) { /* every block has started before any ends */
+  (void)k;
+  atomic_fetch_add(&gang_started, 1);
+  sleep_ms(20);
+  if (atomic_load(&gang_started) == 6) atomic_fetch_add(&gang_saw_all, 1);
+}
+
+static void spmd_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor out = strata_tensor_external(&spmd_out, 8, STRATA_DT_I64);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_spmd(&a, SPMD_N, 0); /* more blocks than AIV cores: in waves */
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &out);
+  assert_int_equal(strata_orch_submit(o, K_BLOCK, &a, NULL), 0);
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INOUT, &out);
+  assert_int_equal(strata_orch_submit(o, K_SUMHITS, &a, NULL), 0);
+  strata_args_init(&a);
+  strata_args_spmd(&a, 6, 1); /* every AIV core of 3 clusters, started together */
+  assert_int_equal(strata_orch_submit(o, K_GANG, &a, NULL), 0);
+  strata_args_init(&a);
+  strata_args_spmd(&a, 6, 1); /* a second gang waits for its turn */
+  assert_int_equal(strata_orch_submit(o, K_GANG, &a, NULL), 0);
+  assert_int_equal(strata_orch_get_tensor_data(o, &out, &spmd_sum_seen, 8), 0);
+}
+
+STRATA_TEST(spmd_blocks_run_every_index_and_gangs_start_together) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0}); /* 3 clusters: 6 AIV cores */
+  K_BLOCK = kernel_new(chip, "block", k_block, STRATA_CORE_AIV);
+  K_SUMHITS = kernel_new(chip, "sumhits", k_sumhits, STRATA_CORE_AIC);
+  K_GANG = kernel_new(chip, "gang", k_gang, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, spmd_orch, NULL, &info, 0);
+  for (int i = 0; i < SPMD_N; i++) assert_int_equal(atomic_load(&spmd_hits[i]), 1);
+  assert_int_equal(atomic_load(&spmd_dim_ok), SPMD_N);
+  assert_int_equal(spmd_sum_seen, SPMD_N); /* the reader ran after every block */
+  assert_int_equal(atomic_load(&gang_saw_all), 6); /* first gang: all 6 had started */
+  assert_int_equal(info.tasks_completed, 4);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_spmd(&a, 0, 0);
+  assert_int_equal(a.error, 1);
+  strata_chip_destroy(chip);
+}
+
+static uint32_t K_FAILB;
+static _Atomic int failb_after_ran;
+
+static void k_fail_block(strata_kernel_ctx *k) {
+  if (strata_kernel_block_idx(k) == 2) strata_kernel_fail(k, "block %u fails", 2u);
+}
+
+static void k_after(strata_kernel_ctx *k) {
+  (void)k;
+  atomic_store(&failb_after_ran, 1);
+}
+
+static void spmd_fail_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor out = strata_tensor_external(&spmd_out, 8, STRATA_DT_I64);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_spmd(&a, 4, 0);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &out);
+  strata_orch_submit(o, K_FAILB, &a, NULL);
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &out);
+  strata_orch_submit(o, K_SUMHITS, &a, NULL);
+}
+
+STRATA_TEST(spmd_task_fails_when_a_block_fails) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_FAILB = kernel_new(chip, "fail_block", k_fail_block, STRATA_CORE_AIV);
+  K_SUMHITS = kernel_new(chip, "after", k_after, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, spmd_fail_orch, NULL, &info, STRATA_TASK_FAILED);
+  assert_non_null(strstr(info.message, "block 2 fails"));
+  assert_int_equal(atomic_load(&failb_after_ran), 0); /* poisoned, never ran */
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

@@ -31,6 +31,7 @@ extern "C" {
 #define STRATA_MAX_TENSOR_ARGS 256 /* tensor arguments of one task */
 #define STRATA_MAX_SCALAR_ARGS 128 /* scalar arguments of one task */
 #define STRATA_MAX_EXPLICIT_DEPS 8 /* explicit dependencies of one task */
+#define STRATA_MAX_BLOCK_DIM 65535 /* blocks of one SPMD task */
 #define STRATA_MAX_DEPS 64        /* producers of one task (DEPENDENCY_OVERFLOW) */
 #define STRATA_MAX_KERNELS 256    /* registered kernels of one chip */
 #define STRATA_MAX_SCOPE_DEPTH 64 /* nesting of scopes */
@@ -89,6 +90,7 @@ typedef struct strata_task_ref {
 typedef struct strata_args {
   uint32_t ntensors, nscalars, ndeps, held;
   int error;
+  uint32_t block_dim, sync_start; /* SPMD: strata_args_spmd (0 = one block) */
   strata_tensor tensors[STRATA_MAX_TENSOR_ARGS];
   strata_tensor *outputs[STRATA_MAX_TENSOR_ARGS]; /* written back at submit */
   uint8_t tags[STRATA_MAX_TENSOR_ARGS];
@@ -263,6 +265,13 @@ STRATA_API void strata_args_scalar(strata_args *a, uint64_t value);
 STRATA_API void strata_args_scalar_f64(strata_args *a, double value);
 /* Explicit dependency on an earlier task. */
 STRATA_API void strata_args_dep(strata_args *a, strata_task_ref task);
+/* SPMD: run the kernel as block_dim blocks (1..STRATA_MAX_BLOCK_DIM), each on
+ * a core of the kernel's kind, with its index in strata_kernel_block_idx().
+ * The task completes when every block has; it fails if any block fails. With
+ * sync_start, all blocks start together (none runs its kernel before every
+ * block has a core); submit fails with REQUIRE_SYNC_START_INVALID when
+ * block_dim exceeds the chip's cores of that kind. */
+STRATA_API void strata_args_spmd(strata_args *a, uint32_t block_dim, int sync_start);
 /* The task is held: it will not start until strata_orch_release(). */
 STRATA_API void strata_args_hold(strata_args *a);
 
@@ -309,6 +318,10 @@ STRATA_API const strata_tensor *strata_kernel_tensor(const strata_kernel_ctx *k,
 STRATA_API uint64_t strata_kernel_scalar(const strata_kernel_ctx *k, uint32_t i);
 STRATA_API double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i);
 STRATA_API uint32_t strata_kernel_core_id(const strata_kernel_ctx *k);
+/* SPMD: this block's index (0..block_dim-1) and the task's block count (1
+ * for an ordinary task). */
+STRATA_API uint32_t strata_kernel_block_idx(const strata_kernel_ctx *k);
+STRATA_API uint32_t strata_kernel_block_dim(const strata_kernel_ctx *k);
 STRATA_API strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k);
 /* Nonzero once the run is cancelled: a long-running kernel must poll this
  * and return (the simulated equivalent of a core reset). */

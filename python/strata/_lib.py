@@ -60,7 +60,8 @@ class TaskRef(Structure):
 
 class Args(Structure):
     _fields_ = [("ntensors", c_uint32), ("nscalars", c_uint32), ("ndeps", c_uint32),
-                ("held", c_uint32), ("error", c_int), ("tensors", Tensor * MAX_TENSORS),
+                ("held", c_uint32), ("error", c_int), ("block_dim", c_uint32),
+                ("sync_start", c_uint32), ("tensors", Tensor * MAX_TENSORS),
                 ("outputs", POINTER(Tensor) * MAX_TENSORS), ("tags", c_uint8 * MAX_TENSORS),
                 ("scalars", c_uint64 * MAX_SCALARS), ("deps", TaskRef * MAX_DEPS)]
 

@@ -70,6 +70,16 @@ void strata_args_output(strata_args *a, strata_tensor *t, size_t bytes, strata_d
   a->tags[i] = STRATA_OUTPUT;
 }
 
+void strata_args_spmd(strata_args *a, uint32_t block_dim, int sync_start) {
+  if (!a) return;
+  if (block_dim == 0 || block_dim > STRATA_MAX_BLOCK_DIM) {
+    a->error = 1;
+    return;
+  }
+  a->block_dim = block_dim;
+  a->sync_start = sync_start != 0;
+}
+
 void strata_args_scalar(strata_args *a, uint64_t value) {
   if (!a) return;
   if (a->nscalars >= STRATA_MAX_SCALAR_ARGS) {

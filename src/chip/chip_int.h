@@ -84,6 +84,12 @@ typedef struct strata__task {
   /* orchestrator-written before publication, read-only afterwards */
   uint8_t ring, kind, nprod, scope_held, held;
   uint8_t dummy;                   /* no kernel: finished unrun once READY */
+  uint8_t sync_start;              /* SPMD: blocks start together (gang) */
+  uint32_t block_dim;              /* SPMD blocks (1 for an ordinary task) */
+  _Atomic uint32_t next_block;     /* next block index to hand out (poppers) */
+  _Atomic uint32_t blocks_left;    /* blocks not finished; the last finishes t */
+  _Atomic uint32_t block_failed;   /* a block failed */
+  _Atomic uint32_t gang_arrived;   /* sync_start: blocks holding a core */
   uint16_t ntensors, nscalars;
   uint64_t heap_end;               /* heap ring head after this task (orch) */
   uint64_t dep_end;                /* dep pool head after this task (orch) */
@@ -161,6 +167,7 @@ typedef struct strata__core {
   _Atomic uint32_t reg_state;      /* sched: IDLE->ASSIGNED, DONE->IDLE, EXIT;
                                       core: ASSIGNED->DONE */
   _Atomic(strata__task *) reg_task; /* sched writes before ASSIGNED (release) */
+  _Atomic uint32_t reg_block;      /* SPMD block of reg_task (written with it) */
   _Atomic uint32_t reg_failed;     /* core writes before DONE (release) */
   strata__event ev;                /* core parks here */
   uint32_t id, owner;
@@ -224,6 +231,7 @@ struct strata_kernel_ctx {
   strata__task *task;
   strata__core *core;
   int failed;
+  uint32_t block;
 };
 
 struct strata_chip {
@@ -272,6 +280,9 @@ struct strata_chip {
                                       claims a CPU by CAS below cpu_budget before
                                       a dispatch and returns it at harvest */
   uint32_t cpu_budget;             /* kernels run at once (CPUs; STRATA_ACTIVE_CORES) */
+  _Atomic(strata__task *) gang;    /* the sync_start task gathering its blocks, or
+                                      NULL: one gang gathers at a time (poppers CAS,
+                                      its last block clears it, release) */
   _Atomic uint32_t orch_cpu;       /* 1 while the orchestrator runs (it takes one CPU
                                       of the budget); orchestrator writes */
   int chain;                       /* cores chain READY tasks (STRATA_CHAIN, default 1) */
@@ -304,7 +315,10 @@ STRATA_HIDDEN int strata__readyq_push(strata__readyq *q, strata__task *t);
 STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
 /* The next READY task of a kind that needs a core: poisoned tasks (FAILED)
  * and dummy tasks (COMPLETED) popped on the way are finished unrun. */
-STRATA_HIDDEN strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished);
+STRATA_HIDDEN strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished,
+                                                  uint32_t *block);
+/* A block of t ended (an ordinary task has one): the last one finishes t. */
+STRATA_HIDDEN void strata__block_done(strata_chip *chip, strata__task *t, int failed);
 STRATA_HIDDEN int strata__readyq_empty(strata__readyq *q);
 
 /* ---- tensormap.c ---- */

@@ -26,12 +26,30 @@ static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
   strata__trace_record(&e);
 }
 
-static int run_kernel(strata__core *c, strata__task *t) {
+/* sync_start: hold this core until every block of the gang has one; the
+ * last to arrive ends the gang's turn. 1 if the run was cancelled meanwhile. */
+static int gang_gather(strata_chip *chip, strata__task *t) {
+  uint32_t a = fetch_add(&t->gang_arrived, 1) + 1, n = t->block_dim;
+  if (a == n) {
+    store_release(&chip->gang, NULL); /* pairs with gang_turn's CAS */
+    strata__futex_wake(&t->gang_arrived, 0);
+    strata__kick(chip, t->kind, NULL); /* a gang waiting for its turn */
+    return 0;
+  }
+  while ((a = load_acquire(&t->gang_arrived)) < n) { /* pairs with fetch_add above */
+    if (strata__run_cancelled(chip)) return 1;
+    strata__futex_wait(&t->gang_arrived, a, strata__now_ns() + 10 * STRATA_NS_PER_MS, 0);
+  }
+  return 0;
+}
+
+static int run_kernel(strata__core *c, strata__task *t, uint32_t block) {
   strata_chip *chip = c->chip;
-  strata_kernel_ctx ctx = {t, c, 0};
+  strata_kernel_ctx ctx = {t, c, 0, block};
   int traced = strata__trace_on(1);
   uint64_t t0 = traced ? strata__now_ns() : 0;
-  if (strata__run_cancelled(chip))
+  if (t->sync_start && gang_gather(chip, t)) ctx.failed = 1;
+  if (ctx.failed || strata__run_cancelled(chip))
     ctx.failed = 1;
   else
     chip->kernels[READ_ONCE(t->kernel)].fn(&ctx);
@@ -44,10 +62,10 @@ static int run_kernel(strata__core *c, strata__task *t) {
  * scheduler round trip (and no context switch) per task. The scheduler
  * keeps the register protocol: the core leaves the chain with DONE and a
  * NULL task once there is nothing to take (or the run stops). */
-static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
+static strata__task *chain_next(strata__core *c, strata__task *t, int failed, uint32_t *block) {
   strata_chip *chip = c->chip;
   strata__sched *s = &chip->scheds[c->owner];
-  strata__task_finish(chip, t, failed);
+  strata__block_done(chip, t, failed);
   uint64_t now = strata__now_coarse_ns(); /* stamps for budgets of ms and more */
   WRITE_ONCE(s->core_progress_ns, now); /* the owner's hang clock sees it */
   WRITE_ONCE(chip->last_finish_ns, now);
@@ -56,12 +74,13 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
       !chip->chain)
     return NULL;
   int finished = 0;
-  strata__task *n = strata__next_runnable(chip, c->kind, &finished);
+  strata__task *n = strata__next_runnable(chip, c->kind, &finished, block);
   if (!n) return NULL;
   WRITE_ONCE(n->core, (int32_t)c->id);
   WRITE_ONCE(n->start_ns, now);
   WRITE_ONCE(n->state, STRATA_TS_RUNNING);
   WRITE_ONCE(c->reg_task, n);
+  WRITE_ONCE(c->reg_block, *block);
   if (strata__trace_on(2)) {
     strata__tev e = {strata__now_ns(), 0, READ_ONCE(n->id), 0, STRATA_TEV_DISPATCH, STRATA_TT_SCHED + c->owner, 0, c->id, 0};
     strata__trace_record(&e);
@@ -72,9 +91,10 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed) {
 static void run_assigned(strata__core *c) {
   strata_chip *chip = c->chip;
   strata__task *t = READ_ONCE(c->reg_task);
-  int failed = run_kernel(c, t);
-  while (!failed && chip->chain && (t = chain_next(c, t, failed)) != NULL) 
-    failed = run_kernel(c, t);
+  uint32_t block = READ_ONCE(c->reg_block);
+  int failed = run_kernel(c, t, block);
+  while (!failed && chip->chain && (t = chain_next(c, t, failed, &block)) != NULL)
+    failed = run_kernel(c, t, block);
   /* t == NULL: finished here, the scheduler only returns the core to IDLE */
   WRITE_ONCE(c->reg_task, t);
   WRITE_ONCE(c->reg_failed, (uint32_t)failed);
@@ -128,6 +148,8 @@ double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {
 }
 
 uint32_t strata_kernel_core_id(const strata_kernel_ctx *k) { return k ? k->core->id : 0; }
+uint32_t strata_kernel_block_idx(const strata_kernel_ctx *k) { return k ? k->block : 0; }
+uint32_t strata_kernel_block_dim(const strata_kernel_ctx *k) { return k ? k->task->block_dim : 1; }
 
 strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) {
   return k ? k->core->kind : STRATA_CORE_AIC;

@@ -111,13 +111,41 @@ void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
   }
 }
 
-strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished) {
-  strata__task *t;
-  while ((t = strata__readyq_pop(&chip->readyq[kind])) && (READ_ONCE(t->poisoned) || t->dummy)) {
-    strata__task_finish(chip, t, READ_ONCE(t->poisoned) != 0);
-    ++*finished;
+/* A sync_start task may hand out blocks only while it is the gang that
+ * gathers (one at a time, so two gangs never hold parts of the cores). */
+static int gang_turn(strata_chip *chip, strata__task *t) {
+  strata__task *g = NULL;
+  return cas(&chip->gang, &g, t) || g == t;
+}
+
+strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished,
+                                    uint32_t *block) {
+  strata__task *t, *deferred = NULL;
+  while ((t = strata__readyq_pop(&chip->readyq[kind]))) {
+    if (READ_ONCE(t->poisoned) || t->dummy) {
+      strata__task_finish(chip, t, READ_ONCE(t->poisoned) != 0);
+      ++*finished;
+      continue;
+    }
+    if (t->sync_start && !gang_turn(chip, t)) { /* its turn comes when the gang gathered */
+      strata__readyq_push(&chip->readyq[kind], t);
+      if (deferred == t) return NULL;
+      if (!deferred) deferred = t;
+      continue;
+    }
+    break;
   }
+  if (!t) return NULL;
+  uint32_t b = fetch_add(&t->next_block, 1);
+  if (b + 1 < t->block_dim) strata__readyq_push(&chip->readyq[kind], t); /* more blocks */
+  *block = b;
   return t;
+}
+
+void strata__block_done(strata_chip *chip, strata__task *t, int failed) {
+  if (failed) WRITE_ONCE(t->block_failed, 1);
+  if (fetch_sub(&t->blocks_left, 1) != 1) return; /* acq_rel: sees the others' failures */
+  strata__task_finish(chip, t, READ_ONCE(t->block_failed) != 0);
 }
 
 void strata__task_dec_fanin(strata_chip *chip, strata__task *t) {

@@ -70,6 +70,16 @@ static int validate(strata_chip *chip, uint32_t kernel, const strata_args *a) {
   if (kernel >= chip->nkernels && kernel != STRATA_DUMMY_KERNEL)
     return BAD_ARGS(chip, "submit: kernel id %u is not registered (%u kernels); use "
                     "the id from strata_chip_register_kernel", kernel, chip->nkernels);
+  if (a->sync_start && a->block_dim > 1 && kernel != STRATA_DUMMY_KERNEL) {
+    strata_core_kind kind = chip->kernels[kernel].kind;
+    uint32_t have = kind == STRATA_CORE_AIC ? chip->cfg.clusters : 2 * chip->cfg.clusters;
+    if (a->block_dim > have)
+      return strata__orch_latch(chip, STRATA_REQUIRE_SYNC_START_INVALID, "submit: kernel "
+                                "'%s' asks for %u blocks started together but the chip has "
+                                "%u %s cores; lower block_dim, drop sync_start, or raise "
+                                "STRATA_CLUSTERS", chip->kernels[kernel].name, a->block_dim,
+                                have, kind == STRATA_CORE_AIC ? "AIC" : "AIV");
+  }
   for (uint32_t i = 0; i < a->ntensors; i++)
     if (a->tags[i] != STRATA_OUTPUT && (!a->tensors[i].data || !a->tensors[i].base))
       return BAD_ARGS(chip, "submit: tensor argument %u has no data; pass a tensor "
@@ -181,6 +191,12 @@ static void fill_args(strata__task *t, strata_args *a, uint8_t *heap, uint64_t o
   memcpy(t->sargs, a->scalars, a->nscalars * sizeof(uint64_t));
   t->ntensors = (uint16_t)a->ntensors;
   t->nscalars = (uint16_t)a->nscalars;
+  t->block_dim = a->block_dim ? a->block_dim : 1;
+  t->sync_start = (uint8_t)(a->sync_start && t->block_dim > 1);
+  WRITE_ONCE(t->next_block, 0);
+  WRITE_ONCE(t->blocks_left, t->block_dim);
+  WRITE_ONCE(t->block_failed, 0);
+  WRITE_ONCE(t->gang_arrived, 0);
 }
 
 /* Make c wait for p through dep entry e, unless p has already finished. */

@@ -34,20 +34,21 @@ static int harvest(strata__sched *s) {
     if (t) fetch_sub(&chip->running_total, 1); /* the CPU is free again (see kick's
                                                   pairing); a chained core freed it */
     grant_credit(s);
-    if (t) strata__task_finish(chip, t, failed);
+    if (t) strata__block_done(chip, t, failed);
     n++;
   }
   strata__set_ready_credit(0, 0);
   return n;
 }
 
-static void assign(strata__sched *s, strata__core *c, strata__task *t) {
+static void assign(strata__sched *s, strata__core *c, strata__task *t, uint32_t block) {
   WRITE_ONCE(t->core, (int32_t)c->id);
   WRITE_ONCE(t->start_ns, strata__now_ns());
   WRITE_ONCE(t->state, STRATA_TS_RUNNING);
   s->running++;
   fetch_sub(&s->idle[c->kind], 1);
   WRITE_ONCE(c->reg_task, t);
+  WRITE_ONCE(c->reg_block, block);
   if (strata__trace_on(2)) {
     strata__tev e = {READ_ONCE(t->start_ns), 0, READ_ONCE(t->id), 0, STRATA_TEV_DISPATCH,
                      STRATA_TT_SCHED + s->id, 0, c->id, 0};
@@ -61,8 +62,8 @@ static void assign(strata__sched *s, strata__core *c, strata__task *t) {
  * or past the lease); 0 when every CPU already runs a kernel. */
 static int claim_cpu(strata_chip *chip) {
   uint32_t r = READ_ONCE(chip->running_total);
-  for (;;) {
-    if (r >= strata__kernel_cpus(chip) && !strata__cpu_free(chip)) return 0;
+  for (;;) { /* a gathering gang's blocks wait for each other: never held back */
+    if (r >= strata__kernel_cpus(chip) && !strata__cpu_free(chip) && !READ_ONCE(chip->gang)) return 0;
     if (cas(&chip->running_total, &r, r + 1)) return 1;
   }
 }
@@ -81,12 +82,13 @@ static int dispatch(strata__sched *s, int *starved) {
       *starved = 1;
       break;
     }
-    strata__task *t = strata__next_runnable(chip, c->kind, &n);
+    uint32_t block = 0;
+    strata__task *t = strata__next_runnable(chip, c->kind, &n, &block);
     if (!t) {
       fetch_sub(&chip->running_total, 1);
       continue;
     }
-    assign(s, c, t);
+    assign(s, c, t, block);
     n++;
   }
   return n;
