@@ -51,6 +51,7 @@ int strata_example_matmul(const strata_example_opts *o, strata_example_result *r
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
 int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r);
+int strata_example_attention(const strata_example_opts *o, strata_example_result *r);
 
 /* Record a host allocation failure of `what` in r: ENOMEM with a message
  * naming the option to lower. Returns the status. */

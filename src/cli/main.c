@@ -46,7 +46,7 @@ static const num_opt num_opts[] = {
     EX("--tasks", tasks, 1, RANGE_TASKS, 1, 0, "dag: number of tasks (100000)"),
     EX("--size", size, 0, RANGE_SIZE, 1, 0, "vector/pipeline length, matmul order"),
     EX("--seed", seed, 1, RANGE_FIXED, 0, UINT64_MAX, "random seed (1)"),
-    EX("--chips", chips, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_CHIPS, "pipeline: chip children (4)"),
+    EX("--chips", chips, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_CHIPS, "pipeline: chip children (4); attention: split heads over N chips"),
     EX("--subs", subs, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_SUBS, "pipeline: sub children (1)"),
     EX("--nodes", nodes, 0, RANGE_FIXED, 1, STRATA_EXAMPLE_MAX_NODES, "pipeline: an L4 of N nodes"),
     CFG32("--sched-threads", STRATA_CFG_SCHED_THREADS, sched_threads, "scheduler threads (3)"),
