@@ -54,8 +54,14 @@ typedef enum strata_dtype {
   STRATA_DT_F16,
   STRATA_DT_BF16,
   STRATA_DT_F32,
-  STRATA_DT_F64
+  STRATA_DT_F64,
+  STRATA_DT_I8,
+  STRATA_DT_I16,
+  STRATA_DT_FP8_E4M3, /* fp8 storage types: 1 byte, no arithmetic here */
+  STRATA_DT_FP8_E5M2
 } strata_dtype;
+
+#define STRATA_MAX_DIMS 5 /* dimensions of a tensor */
 
 /* Argument tags: how a task uses a tensor. */
 typedef enum strata_arg_tag {
@@ -66,15 +72,22 @@ typedef enum strata_arg_tag {
   STRATA_NO_DEP = 4           /* passed to the kernel, never tracked */
 } strata_arg_tag;
 
-/* A tensor is a byte range of a buffer. Views share the buffer's `base`, and
- * dependencies are inferred between overlapping ranges of one base. Treat
- * the fields as read-only; build tensors with the functions below. */
+/* A tensor: elements of a dtype with a shape and strides (up to 5 dims,
+ * row-major when built by strata_tensor_nd), inside a buffer. Views share
+ * the buffer's `base`; dependencies are inferred between overlapping byte
+ * ranges [data, data + bytes) of one base, where `bytes` spans the view's
+ * first to last element (a strided slice covers its gaps too). Treat the
+ * fields as read-only; build tensors with the functions below. Element
+ * (i0, .., in) of a tensor is at data + sum(i_k * strides[k]) * elem size. */
 typedef struct strata_tensor {
   void *data;         /* first byte */
   void *base;         /* buffer this is a view of */
-  size_t bytes;       /* length in bytes */
+  size_t bytes;       /* byte range the tensor spans */
   strata_dtype dtype; /* element type */
+  uint32_t ndim;      /* 1..STRATA_MAX_DIMS (flat tensors: 1) */
   uint64_t owner;     /* internal: producing task of a runtime output, or 0 */
+  uint32_t shape[STRATA_MAX_DIMS];   /* elements per dimension */
+  uint32_t strides[STRATA_MAX_DIMS]; /* elements between neighbours per dimension */
 } strata_tensor;
 
 /* Handle of a submitted task (0 = none). */
@@ -249,8 +262,18 @@ STRATA_API strata_tensor strata_tensor_external(void *data, size_t bytes,
 /* A view [offset, offset+bytes) of t; sets data NULL if out of range. */
 STRATA_API strata_tensor strata_tensor_view(const strata_tensor *t,
                                             size_t offset, size_t bytes);
-/* Size in bytes of one element of dtype. */
+/* Size in bytes of one element of dtype (0 if not a dtype). */
 STRATA_API size_t strata_dtype_size(strata_dtype dtype);
+/* A row-major tensor of ndim (1..5) dimensions over caller memory; data
+ * NULL on a bad dtype, ndim or shape. */
+STRATA_API strata_tensor strata_tensor_nd(void *data, strata_dtype dtype, uint32_t ndim,
+                                          const uint32_t *shape);
+/* A view by slicing: elements start[k] .. start[k] + size[k] - 1 of every
+ * dimension k (same strides, same base); data NULL if out of range. */
+STRATA_API strata_tensor strata_tensor_slice(const strata_tensor *t, const uint32_t *start,
+                                             const uint32_t *size);
+/* Elements of t (the product of its shape). */
+STRATA_API uint64_t strata_tensor_numel(const strata_tensor *t);
 
 /* ---- task arguments ---------------------------------------------------- */
 STRATA_API void strata_args_init(strata_args *a);

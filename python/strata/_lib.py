@@ -14,6 +14,7 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_si
                     c_uint8, c_uint32, c_uint64, c_void_p)
 
 MAX_TENSORS = 256
+MAX_DIMS = 5
 MAX_SCALARS = 128
 MAX_DEPS = 8
 
@@ -51,7 +52,8 @@ lib, LIB_PATH = _load()
 
 class Tensor(Structure):
     _fields_ = [("data", c_void_p), ("base", c_void_p), ("bytes", c_size_t), ("dtype", c_int),
-                ("owner", c_uint64)]
+                ("ndim", c_uint32), ("owner", c_uint64), ("shape", c_uint32 * MAX_DIMS),
+                ("strides", c_uint32 * MAX_DIMS)]
 
 
 class TaskRef(Structure):

@@ -25,7 +25,8 @@ EINVAL, TASK_FAILED = -22, -2001
 FN_KERNEL, FN_ORCH, FN_SUB, FN_LEVEL_ORCH = 0, 1, 2, 3
 
 _DTYPES = {np.dtype(np.uint8): 0, np.dtype(np.int32): 1, np.dtype(np.int64): 2,
-           np.dtype(np.float16): 3, np.dtype(np.float32): 5, np.dtype(np.float64): 6}
+           np.dtype(np.float16): 3, np.dtype(np.float32): 5, np.dtype(np.float64): 6,
+           np.dtype(np.int8): 7, np.dtype(np.int16): 8}
 _NP = {v: k for k, v in _DTYPES.items()}
 _KIND = {"aic": AIC, "aiv": AIV, AIC: AIC, AIV: AIV}
 
@@ -56,9 +57,17 @@ def tensor(a):
     if not isinstance(a, np.ndarray) or not a.flags["C_CONTIGUOUS"]:
         raise Error(EINVAL, "tensor() needs a C-contiguous numpy array (np.ascontiguousarray)")
     if a.dtype not in _DTYPES:
-        raise Error(EINVAL, f"dtype {a.dtype} is not a strata dtype (u8, i32, i64, f16, f32, f64)")
+        raise Error(EINVAL, f"dtype {a.dtype} is not a strata dtype "
+                    "(u8, i8, i16, i32, i64, f16, f32, f64)")
     ptr = a.ctypes.data
-    return L.Tensor(ptr, ptr, a.nbytes, _DTYPES[a.dtype], 0)
+    t = L.Tensor(ptr, ptr, a.nbytes, _DTYPES[a.dtype])
+    dims = a.shape if 1 <= a.ndim <= L.MAX_DIMS else (a.size,)  # more dims: flat
+    t.ndim = len(dims)
+    step = 1
+    for k in reversed(range(len(dims))):  # C order: the last dimension is contiguous
+        t.shape[k], t.strides[k] = dims[k], step
+        step *= dims[k]
+    return t
 
 
 def _as_tensor(x):

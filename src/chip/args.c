@@ -5,7 +5,11 @@
 
 size_t strata_dtype_size(strata_dtype dtype) {
   switch (dtype) {
-    case STRATA_DT_U8: return 1;
+    case STRATA_DT_U8:
+    case STRATA_DT_I8:
+    case STRATA_DT_FP8_E4M3:
+    case STRATA_DT_FP8_E5M2: return 1;
+    case STRATA_DT_I16:
     case STRATA_DT_F16:
     case STRATA_DT_BF16: return 2;
     case STRATA_DT_I32:
@@ -16,21 +20,68 @@ size_t strata_dtype_size(strata_dtype dtype) {
   return 0;
 }
 
-strata_tensor strata_tensor_external(void *data, size_t bytes, strata_dtype dtype) {
-  strata_tensor t = {data, data, bytes, dtype, 0};
+/* A flat (1-D, contiguous) tensor of `bytes` at data. */
+static strata_tensor flat(void *data, void *base, size_t bytes, strata_dtype dtype) {
+  size_t e = strata_dtype_size(dtype);
+  strata_tensor t = {data, base, bytes, dtype, 1, 0, {0}, {0}};
+  t.shape[0] = (uint32_t)(e ? bytes / e : bytes);
+  t.strides[0] = 1;
   return t;
 }
 
+strata_tensor strata_tensor_external(void *data, size_t bytes, strata_dtype dtype) {
+  return flat(data, data, bytes, dtype);
+}
+
 strata_tensor strata_tensor_view(const strata_tensor *t, size_t offset, size_t bytes) {
-  strata_tensor v = {NULL, NULL, 0, STRATA_DT_U8, 0};
+  strata_tensor v = flat(NULL, NULL, 0, STRATA_DT_U8);
   if (!t) return v; /* data NULL: not a tensor */
-  v = *t;
-  if (!t->data || offset > t->bytes || bytes > t->bytes - offset) {
-    v.data = NULL;
-    return v;
+  if (!t->data || offset > t->bytes || bytes > t->bytes - offset) return v;
+  v = flat((char *)t->data + offset, t->base, bytes, t->dtype);
+  v.owner = t->owner; /* a view of a runtime output still waits for its producer */
+  return v;
+}
+
+strata_tensor strata_tensor_nd(void *data, strata_dtype dtype, uint32_t ndim, const uint32_t *shape) {
+  strata_tensor t = flat(NULL, NULL, 0, dtype);
+  size_t e = strata_dtype_size(dtype);
+  if (!data || !shape || e == 0 || ndim == 0 || ndim > STRATA_MAX_DIMS) return t;
+  uint64_t n = 1;
+  for (uint32_t k = ndim; k-- > 0;) { /* row-major: the last dimension is contiguous */
+    t.shape[k] = shape[k];
+    t.strides[k] = (uint32_t)n;
+    n *= shape[k];
+    if (n > UINT32_MAX) return t;
   }
-  v.data = (char *)t->data + offset;
-  v.bytes = bytes;
+  t.data = t.base = data;
+  t.ndim = ndim;
+  t.bytes = (size_t)n * e;
+  return t;
+}
+
+uint64_t strata_tensor_numel(const strata_tensor *t) {
+  uint64_t n = t && t->ndim ? 1 : 0;
+  for (uint32_t k = 0; t && k < t->ndim && k < STRATA_MAX_DIMS; k++) n *= t->shape[k];
+  return n;
+}
+
+strata_tensor strata_tensor_slice(const strata_tensor *t, const uint32_t *start, const uint32_t *size) {
+  strata_tensor v = flat(NULL, NULL, 0, STRATA_DT_U8);
+  if (!t || !t->data || !start || !size || t->ndim == 0 || t->ndim > STRATA_MAX_DIMS) return v;
+  uint64_t first = 0, last = 0;
+  int empty = 0;
+  for (uint32_t k = 0; k < t->ndim; k++) {
+    if (start[k] > t->shape[k] || size[k] > t->shape[k] - start[k]) return v;
+    first += (uint64_t)start[k] * t->strides[k];
+    last += (uint64_t)(size[k] ? size[k] - 1 : 0) * t->strides[k];
+    empty |= size[k] == 0;
+  }
+  size_t e = strata_dtype_size(t->dtype);
+  v = *t;
+  v.data = (char *)t->data + first * e;
+  v.bytes = empty ? 0 : (size_t)(last + 1) * e;
+  v.owner = t->owner;
+  for (uint32_t k = 0; k < t->ndim; k++) v.shape[k] = size[k];
   return v;
 }
 
@@ -64,7 +115,7 @@ void strata_args_tensor(strata_args *a, strata_arg_tag tag, const strata_tensor 
 void strata_args_output(strata_args *a, strata_tensor *t, size_t bytes, strata_dtype dtype) {
   int i = next_tensor(a);
   if (i < 0) return;
-  strata_tensor o = {NULL, NULL, bytes, dtype, 0};
+  strata_tensor o = flat(NULL, NULL, bytes, dtype);
   a->tensors[i] = o;
   a->outputs[i] = t;
   a->tags[i] = STRATA_OUTPUT;

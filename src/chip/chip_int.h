@@ -55,7 +55,7 @@ enum strata__task_state {
 struct strata__task;
 
 #define STRATA_DUMMY_KERNEL UINT32_MAX /* kernel id of a dummy task */
-#define STRATA_TASK_INLINE_TENSORS 16 /* tensor arguments held in the task itself */
+#define STRATA_TASK_INLINE_TENSORS 8  /* tensor arguments held in the task itself */
 #define STRATA_TASK_INLINE_SCALARS 8  /* scalar arguments held in the task itself */
 
 /* Dependency-pool entry: "consumer waits for the producer whose fanout list

@@ -146,8 +146,9 @@ static void rs_rd(strata_comm *c, void *a) {
 }
 
 static int check_dt(strata_dtype dt, strata_red_op op) {
-  size_t u = strata_dtype_size(dt);
-  if (dt == STRATA_DT_U8 || u == 0 || (unsigned)op > STRATA_OP_PROD)
+  int arith = dt == STRATA_DT_F32 || dt == STRATA_DT_F64 || dt == STRATA_DT_I32 ||
+              dt == STRATA_DT_I64 || dt == STRATA_DT_F16 || dt == STRATA_DT_BF16;
+  if (!arith || (unsigned)op > STRATA_OP_PROD)
     return strata__fail(STRATA_EINVAL, "comm reduction: dtype %d / op %d unsupported "
                         "(f32, f64, i32, i64, f16, bf16; sum, max, min, prod)", (int)dt, (int)op);
   return 0;
