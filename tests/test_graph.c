@@ -807,4 +807,84 @@ STRATA_TEST(shaped_tensors_slices_and_dtypes) {
   strata_chip_destroy(chip);
 }
 
+/* ---- MIX tasks -------------------------------------------------------------------- */
+#define MIX_N 16
+static float mix_in[MIX_N], mix_out[2][MIX_N];
+static _Atomic int mix_core[2][3];
+static uint32_t K_MIX_AIC, K_MIX_AIV;
+
+static void k_mix_aic(strata_kernel_ctx *k) { /* squares the input into the scratch */
+  const float *in = strata_kernel_tensor(k, 0)->data;
+  size_t bytes = 0;
+  float *scratch = strata_kernel_mix_scratch(k, &bytes);
+  assert_true(bytes >= MIX_N * sizeof(float));
+  for (int i = 0; i < MIX_N; i++) scratch[i] = in[i] * in[i];
+  atomic_store(&mix_core[strata_kernel_scalar(k, 0)][0], (int)strata_kernel_core_id(k));
+  assert_int_equal(strata_kernel_mix_barrier(k), 0); /* hand over to the AIV lanes */
+}
+
+static void k_mix_aiv(strata_kernel_ctx *k) { /* each AIV lane: its half, plus one */
+  uint32_t lane = strata_kernel_block_idx(k), r = (uint32_t)strata_kernel_scalar(k, 0);
+  atomic_store(&mix_core[r][lane], (int)strata_kernel_core_id(k));
+  assert_int_equal(strata_kernel_mix_barrier(k), 0); /* the AIC lane has written */
+  const float *scratch = strata_kernel_mix_scratch(k, NULL);
+  float *out = strata_kernel_tensor(k, 1)->data;
+  for (uint32_t i = (lane - 1) * MIX_N / 2; i < lane * MIX_N / 2; i++) out[i] = scratch[i] + 1.0f;
+}
+
+static void mix_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  for (int r = 0; r < 2; r++) { /* the second reads the first's output */
+    strata_tensor in = strata_tensor_external(r ? mix_out[0] : mix_in, sizeof(mix_in), STRATA_DT_F32);
+    strata_tensor out = strata_tensor_external(mix_out[r], sizeof(mix_in), STRATA_DT_F32);
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_INPUT, &in);
+    strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &out);
+    strata_args_scalar(&a, (uint64_t)r);
+    assert_int_equal(strata_orch_submit_mix(o, K_MIX_AIC, K_MIX_AIV, &a, NULL), 0);
+  }
+}
+
+STRATA_TEST(mix_tasks_run_a_cluster_and_hand_data_over) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_MIX_AIC = kernel_new(chip, "mix_aic", k_mix_aic, STRATA_CORE_AIC);
+  K_MIX_AIV = kernel_new(chip, "mix_aiv", k_mix_aiv, STRATA_CORE_AIV);
+  for (int i = 0; i < MIX_N; i++) mix_in[i] = (float)i;
+  strata_run_info info;
+  run_expect(chip, mix_orch, NULL, &info, 0);
+  for (int i = 0; i < MIX_N; i++) {
+    float first = (float)(i * i) + 1.0f;
+    assert_true(mix_out[0][i] == first);
+    assert_true(mix_out[1][i] == first * first + 1.0f);
+  }
+  for (int r = 0; r < 2; r++) { /* the three lanes: one cluster (AIC 3m, AIV 3m+1, 3m+2) */
+    int aic = atomic_load(&mix_core[r][0]);
+    assert_int_equal(aic % 3, 0);
+    assert_int_equal(atomic_load(&mix_core[r][1]), aic + 1);
+    assert_int_equal(atomic_load(&mix_core[r][2]), aic + 2);
+  }
+  assert_int_equal(info.tasks_completed, 2);
+  strata_chip_destroy(chip);
+}
+
+static void bad_mix_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_args_init(&a);
+  strata_orch_submit_mix(o, K_MIX_AIV, K_MIX_AIC, &a, NULL); /* kinds swapped */
+}
+
+STRATA_TEST(mix_task_needs_an_aic_and_an_aiv_kernel) {
+  (void)state;
+  strata_chip *chip = chip_new(&(strata_chip_config){0});
+  K_MIX_AIC = kernel_new(chip, "mix_aic", k_mix_aic, STRATA_CORE_AIC);
+  K_MIX_AIV = kernel_new(chip, "mix_aiv", k_mix_aiv, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, bad_mix_orch, NULL, &info, STRATA_INVALID_ARGS);
+  assert_non_null(strstr(info.message, "AIC kernel"));
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

@@ -32,6 +32,7 @@ extern "C" {
 #define STRATA_MAX_SCALAR_ARGS 128 /* scalar arguments of one task */
 #define STRATA_MAX_EXPLICIT_DEPS 8 /* explicit dependencies of one task */
 #define STRATA_MAX_BLOCK_DIM 65535 /* blocks of one SPMD task */
+#define STRATA_MIX_SCRATCH_BYTES (64u * 1024u) /* scratch shared by a MIX task's lanes */
 #define STRATA_MAX_DEPS 64        /* producers of one task (DEPENDENCY_OVERFLOW) */
 #define STRATA_MAX_KERNELS 256    /* registered kernels of one chip */
 #define STRATA_MAX_SCOPE_DEPTH 64 /* nesting of scopes */
@@ -325,6 +326,14 @@ STRATA_API int strata_orch_set_tensor_data(strata_orch *o, const strata_tensor *
  * dependencies order it like any task, and it completes as soon as it is
  * READY (a join point, or a fence between phases). */
 STRATA_API int strata_orch_submit_dummy(strata_orch *o, strata_args *a, strata_task_ref *out);
+/* Submit a MIX task: aic_kernel on the AIC core and aiv_kernel on both AIV
+ * cores of one cluster, started together (all three cores or none). The
+ * three lanes (strata_kernel_block_idx: 0 = AIC, 1 and 2 = AIV) share the
+ * arguments, a scratch block of STRATA_MIX_SCRATCH_BYTES
+ * (strata_kernel_mix_scratch) and a barrier (strata_kernel_mix_barrier) to
+ * hand data to each other inside the task. */
+STRATA_API int strata_orch_submit_mix(strata_orch *o, uint32_t aic_kernel, uint32_t aiv_kernel,
+                                      strata_args *a, strata_task_ref *out);
 /* Latch EXPLICIT_ORCH_FATAL with a message; returns that status. */
 STRATA_API int strata_orch_fatal(strata_orch *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -345,6 +354,13 @@ STRATA_API uint32_t strata_kernel_core_id(const strata_kernel_ctx *k);
  * for an ordinary task). */
 STRATA_API uint32_t strata_kernel_block_idx(const strata_kernel_ctx *k);
 STRATA_API uint32_t strata_kernel_block_dim(const strata_kernel_ctx *k);
+/* MIX: the task's scratch block (STRATA_MIX_SCRATCH_BYTES into *bytes if not
+ * NULL); NULL in other tasks. */
+STRATA_API void *strata_kernel_mix_scratch(const strata_kernel_ctx *k, size_t *bytes);
+/* MIX: wait until all three lanes reached this barrier (reusable; writes
+ * before it are visible after it). 0, STRATA_ECANCELED if the run was
+ * cancelled meanwhile, STRATA_EINVAL outside a MIX task. */
+STRATA_API int strata_kernel_mix_barrier(strata_kernel_ctx *k);
 STRATA_API strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k);
 /* Nonzero once the run is cancelled: a long-running kernel must poll this
  * and return (the simulated equivalent of a core reset). */

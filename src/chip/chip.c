@@ -152,9 +152,8 @@ static int chip_alloc_parts(strata_chip *chip) {
   uint64_t qcap = (uint64_t)chip->cfg.task_window * STRATA_NUM_RINGS;
   int rc = strata__rings_create(chip);
   if (rc == 0 && cores_create(chip) != 0) rc = STRATA_ENOMEM;
-  if (rc == 0 && (strata__readyq_init(&chip->readyq[0], qcap) != 0 ||
-                  strata__readyq_init(&chip->readyq[1], qcap) != 0))
-    rc = STRATA_ENOMEM;
+  for (int q = 0; q < STRATA_NUM_READYQ; q++)
+    if (rc == 0 && strata__readyq_init(&chip->readyq[q], qcap) != 0) rc = STRATA_ENOMEM;
   if (rc == 0 && strata__tmap_init(&chip->tmap, 4096, chip->cfg.tensormap_cap) != 0) rc = STRATA_ENOMEM;
   chip->scope_tasks = strata__calloc(chip->cfg.scope_tasks_cap, sizeof(strata__task *));
   if (rc == 0 && !chip->scope_tasks) rc = STRATA_ENOMEM;
@@ -164,8 +163,7 @@ static int chip_alloc_parts(strata_chip *chip) {
 static void chip_free_parts(strata_chip *chip) {
   strata__free(chip->scope_tasks);
   strata__tmap_destroy(&chip->tmap);
-  strata__readyq_destroy(&chip->readyq[1]);
-  strata__readyq_destroy(&chip->readyq[0]);
+  for (int q = 0; q < STRATA_NUM_READYQ; q++) strata__readyq_destroy(&chip->readyq[q]);
   cores_destroy(chip);
   strata__rings_destroy(chip);
 }

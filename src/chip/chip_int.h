@@ -55,7 +55,10 @@ enum strata__task_state {
 struct strata__task;
 
 #define STRATA_DUMMY_KERNEL UINT32_MAX /* kernel id of a dummy task */
-#define STRATA_TASK_INLINE_TENSORS 8  /* tensor arguments held in the task itself */
+#define STRATA_KIND_MIX 2u            /* task kind of a MIX task (its own ready queue) */
+#define STRATA_NUM_READYQ 3           /* AIC, AIV, MIX */
+#define STRATA_MIX_LANES 3            /* a cluster: lane 0 AIC, lanes 1-2 AIV */
+#define STRATA_TASK_INLINE_TENSORS 10 /* tensor arguments held in the task itself */
 #define STRATA_TASK_INLINE_SCALARS 8  /* scalar arguments held in the task itself */
 
 /* Dependency-pool entry: "consumer waits for the producer whose fanout list
@@ -68,9 +71,13 @@ typedef struct strata__dep {
 
 #define STRATA_FANOUT_CLOSED ((strata__dep *)(uintptr_t)1)
 
+/* Cache-line aligned (size a multiple of 64): a task's shared atomics never
+ * share a line with the previous slot's arguments, which the orchestrator
+ * writes while cores update this task (false sharing cost ~25% of tiny-task
+ * throughput when the size drifted off a multiple of 64). */
 typedef struct strata__task {
   /* shared atomics */
-  _Atomic uint32_t state;          /* enum strata__task_state */
+  _Alignas(64) _Atomic uint32_t state; /* enum strata__task_state */
   _Atomic int32_t fanin;           /* unresolved producers + guard + hold */
   _Atomic int32_t refs;            /* see DESIGN */
   _Atomic uint32_t poisoned;       /* a producer failed */
@@ -90,6 +97,9 @@ typedef struct strata__task {
   _Atomic uint32_t blocks_left;    /* blocks not finished; the last finishes t */
   _Atomic uint32_t block_failed;   /* a block failed */
   _Atomic uint32_t gang_arrived;   /* sync_start: blocks holding a core */
+  uint32_t kernel_aiv;             /* MIX: the AIV lanes' kernel (kernel: AIC lane's) */
+  void *mix_scratch;               /* MIX: scratch shared by the lanes (heap block) */
+  _Atomic uint32_t mix_arrived, mix_gen; /* MIX: lane barrier (count, generation) */
   uint16_t ntensors, nscalars;
   uint64_t heap_end;               /* heap ring head after this task (orch) */
   uint64_t dep_end;                /* dep pool head after this task (orch) */
@@ -241,7 +251,7 @@ struct strata_chip {
   void *arena;
   size_t arena_bytes;
   strata__ring rings[STRATA_NUM_RINGS];
-  strata__readyq readyq[2];        /* by strata_core_kind */
+  strata__readyq readyq[STRATA_NUM_READYQ]; /* by strata_core_kind, then MIX */
   strata__tensormap tmap;
   /* scopes (orchestrator only) */
   uint32_t depth;

@@ -49,10 +49,12 @@ static int run_kernel(strata__core *c, strata__task *t, uint32_t block) {
   int traced = strata__trace_on(1);
   uint64_t t0 = traced ? strata__now_ns() : 0;
   if (t->sync_start && gang_gather(chip, t)) ctx.failed = 1;
+  uint32_t kid = t->kind == STRATA_KIND_MIX && c->kind == STRATA_CORE_AIV ? t->kernel_aiv
+                                                                         : READ_ONCE(t->kernel);
   if (ctx.failed || strata__run_cancelled(chip))
     ctx.failed = 1;
   else
-    chip->kernels[READ_ONCE(t->kernel)].fn(&ctx);
+    chip->kernels[kid].fn(&ctx);
   if (traced) trace_task(c, t, t0);
   return ctx.failed;
 }
@@ -150,6 +152,34 @@ double strata_kernel_scalar_f64(const strata_kernel_ctx *k, uint32_t i) {
 uint32_t strata_kernel_core_id(const strata_kernel_ctx *k) { return k ? k->core->id : 0; }
 uint32_t strata_kernel_block_idx(const strata_kernel_ctx *k) { return k ? k->block : 0; }
 uint32_t strata_kernel_block_dim(const strata_kernel_ctx *k) { return k ? k->task->block_dim : 1; }
+
+static int is_mix(const strata_kernel_ctx *k) { return k && k->task->kind == STRATA_KIND_MIX; }
+
+void *strata_kernel_mix_scratch(const strata_kernel_ctx *k, size_t *bytes) {
+  if (bytes) *bytes = is_mix(k) ? STRATA_MIX_SCRATCH_BYTES : 0;
+  return is_mix(k) ? k->task->mix_scratch : NULL;
+}
+
+/* Barrier pairing: each lane's fetch_add (acq_rel) on mix_arrived, the last
+ * lane's store_release of mix_gen, the waiters' load_acquire of mix_gen. */
+int strata_kernel_mix_barrier(strata_kernel_ctx *k) {
+  if (!is_mix(k))
+    return strata__fail(STRATA_EINVAL, "mix_barrier: not in a MIX task (submit it with "
+                        "strata_orch_submit_mix)");
+  strata__task *t = k->task;
+  uint32_t gen = load_acquire(&t->mix_gen);
+  if (fetch_add(&t->mix_arrived, 1) + 1 == STRATA_MIX_LANES) {
+    WRITE_ONCE(t->mix_arrived, 0);
+    store_release(&t->mix_gen, gen + 1);
+    strata__futex_wake(&t->mix_gen, 0);
+    return 0;
+  }
+  while (load_acquire(&t->mix_gen) == gen) {
+    if (strata__run_cancelled(k->core->chip)) return STRATA_ECANCELED;
+    strata__futex_wait(&t->mix_gen, gen, strata__now_ns() + 10 * STRATA_NS_PER_MS, 0);
+  }
+  return 0;
+}
 
 strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) {
   return k ? k->core->kind : STRATA_CORE_AIC;

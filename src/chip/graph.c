@@ -71,11 +71,11 @@ void strata__task_ready(strata_chip *chip, strata__task *t) {
     strata__sched_fatal(chip, 104, "ready queue of %s tasks is full (capacity "
                                "%llu, 4 x PTO2_RING_TASK_WINDOW): cannot happen unless the "
                                "queue sizing is broken; report it with the task window used",
-                               t->kind == STRATA_CORE_AIC ? "AIC" : "AIV",
+                               t->kind == STRATA_CORE_AIC ? "AIC" : t->kind == STRATA_CORE_AIV ? "AIV" : "MIX",
                                (unsigned long long)chip->readyq[t->kind].mask + 1);
     return;
   }
-  if (ready_credit[t->kind] > 0) { /* this scheduler dispatches it next: no wake-ups */
+  if (t->kind < 2 && ready_credit[t->kind] > 0) { /* this scheduler dispatches it next */
     ready_credit[t->kind]--;
     return;
   }
@@ -93,11 +93,26 @@ int strata__cpu_free(strata_chip *chip) {
   return now > last && now - last >= STRATA_CPU_LEASE_NS; /* both coarse */
 }
 
+/* A scheduler that may own an idle cluster (an idle AIC and two idle AIV). */
+static void kick_mix(strata_chip *chip) {
+  for (uint32_t i = 0; i < chip->cfg.sched_threads; i++) {
+    strata__sched *s = &chip->scheds[i];
+    if (READ_ONCE(s->idle[STRATA_CORE_AIC]) >= 1 && READ_ONCE(s->idle[STRATA_CORE_AIV]) >= 2) {
+      strata__event_signal(&s->ev);
+      return;
+    }
+  }
+}
+
 /* Barrier pairing: the readier pushes the task, smp_mb, then reads idle[]
  * and running_total; a scheduler increments idle / decrements running,
  * smp_mb, then pops. Either the scheduler pops the task or we see it. */
 void strata__kick(strata_chip *chip, uint32_t kind, const strata__sched *self) {
   smp_mb();
+  if (kind == STRATA_KIND_MIX) { /* needs a whole idle cluster, not a free CPU */
+    if (!strata__readyq_empty(&chip->readyq[kind])) kick_mix(chip);
+    return;
+  }
   if (strata__readyq_empty(&chip->readyq[kind]) || !strata__cpu_free(chip))
     return; /* a completion frees a CPU and its scheduler dispatches */
   /* the lowest-numbered scheduler with an idle core: the same thread tends
@@ -136,6 +151,8 @@ strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finis
     break;
   }
   if (!t) return NULL;
+  *block = 0;
+  if (t->block_dim == 1) return t; /* an ordinary task: no block bookkeeping */
   uint32_t b = fetch_add(&t->next_block, 1);
   if (b + 1 < t->block_dim) strata__readyq_push(&chip->readyq[kind], t); /* more blocks */
   *block = b;
@@ -143,6 +160,7 @@ strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finis
 }
 
 void strata__block_done(strata_chip *chip, strata__task *t, int failed) {
+  if (t->block_dim == 1) return strata__task_finish(chip, t, failed); /* one block */
   if (failed) WRITE_ONCE(t->block_failed, 1);
   if (fetch_sub(&t->blocks_left, 1) != 1) return; /* acq_rel: sees the others' failures */
   strata__task_finish(chip, t, READ_ONCE(t->block_failed) != 0);

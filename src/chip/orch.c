@@ -147,6 +147,17 @@ static int collect(strata_chip *chip, const strata_args *a, prod_set *p) {
 }
 
 /* ---- building the task ------------------------------------------------------ */
+/* A MIX task: three lanes on one cluster, a scratch block, a lane barrier. */
+static void mix_setup(strata__task *t, uint32_t aiv, uint8_t *scratch) {
+  t->kind = STRATA_KIND_MIX;
+  t->kernel_aiv = aiv;
+  t->mix_scratch = scratch;
+  t->block_dim = STRATA_MIX_LANES;
+  WRITE_ONCE(t->blocks_left, STRATA_MIX_LANES);
+  WRITE_ONCE(t->mix_arrived, 0);
+  WRITE_ONCE(t->mix_gen, 0);
+}
+
 static uint64_t output_bytes(const strata_args *a) {
   uint64_t total = 0;
   for (uint32_t i = 0; i < a->ntensors; i++)
@@ -269,24 +280,44 @@ static int precheck(strata_chip *chip, const strata_args *a, uint64_t heap) {
   return 0;
 }
 
-static int submit(strata_orch *o, uint32_t kernel, strata_args *a, strata_task_ref *out);
+#define NOT_MIX UINT32_MAX
+static int submit(strata_orch *o, uint32_t kernel, uint32_t aiv, strata_args *a,
+                  strata_task_ref *out);
 
 int strata_orch_submit(strata_orch *o, uint32_t kernel, strata_args *a,
                        strata_task_ref *out) {
   CHECK_ORCH(o, "orch_submit");
-  return submit(o, kernel, a, out);
+  return submit(o, kernel, NOT_MIX, a, out);
 }
 
 int strata_orch_submit_dummy(strata_orch *o, strata_args *a, strata_task_ref *out) {
   CHECK_ORCH(o, "orch_submit_dummy");
-  return submit(o, STRATA_DUMMY_KERNEL, a, out);
+  return submit(o, STRATA_DUMMY_KERNEL, NOT_MIX, a, out);
 }
 
-/* A task; kernel STRATA_DUMMY_KERNEL: dependencies only, finished unrun. */
-static int submit(strata_orch *o, uint32_t kernel, strata_args *a, strata_task_ref *out) {
+int strata_orch_submit_mix(strata_orch *o, uint32_t aic_kernel, uint32_t aiv_kernel,
+                           strata_args *a, strata_task_ref *out) {
+  CHECK_ORCH(o, "orch_submit_mix");
+  strata_chip *chip = o->chip;
+  int ok = aic_kernel < chip->nkernels && aiv_kernel < chip->nkernels &&
+           chip->kernels[aic_kernel].kind == STRATA_CORE_AIC &&
+           chip->kernels[aiv_kernel].kind == STRATA_CORE_AIV;
+  if (!ok)
+    return BAD_ARGS(chip, "submit_mix: kernels %u and %u must be a registered AIC kernel and "
+                    "a registered AIV kernel", aic_kernel, aiv_kernel);
+  if (a && a->block_dim > 1)
+    return BAD_ARGS(chip, "submit_mix: a MIX task is one cluster; drop strata_args_spmd");
+  return submit(o, aic_kernel, aiv_kernel, a, out);
+}
+
+/* A task; kernel STRATA_DUMMY_KERNEL: dependencies only, finished unrun;
+ * aiv != NOT_MIX: a MIX task (kernel on the AIC lane, aiv on the AIV lanes). */
+static int submit(strata_orch *o, uint32_t kernel, uint32_t aiv, strata_args *a,
+                  strata_task_ref *out) {
   strata_chip *chip = o->chip;
   int rc = validate(chip, kernel, a);
-  uint64_t out_bytes = rc ? 0 : output_bytes(a), heap_bytes = rc ? 0 : out_bytes + spill_bytes(a);
+  uint64_t out_bytes = rc ? 0 : output_bytes(a), spill = rc ? 0 : spill_bytes(a);
+  uint64_t heap_bytes = out_bytes + spill + (aiv != NOT_MIX ? STRATA_MIX_SCRATCH_BYTES : 0);
   if (rc == 0) rc = precheck(chip, a, heap_bytes);
   prod_set p;
   if (rc == 0) rc = collect(chip, a, &p);
@@ -302,6 +333,7 @@ static int submit(strata_orch *o, uint32_t kernel, strata_args *a, strata_task_r
   t->kind = (uint8_t)(t->dummy ? STRATA_CORE_AIV : chip->kernels[kernel].kind);
   fill_args(t, a, heap, out_bytes, id);
   if (out_bytes) hold_in_scope(chip, t); /* its outputs live until the scope ends */
+  if (aiv != NOT_MIX) mix_setup(t, aiv, heap + out_bytes + spill);
   wire_all(t, &p, deps);
   record_accesses(chip, t, a, id);
   t->held = a->held ? 1 : 0;

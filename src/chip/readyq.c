@@ -9,13 +9,20 @@
  * so a push never finds the queue full. */
 #include "chip/chip_int.h"
 
+/* A cell stores its sequence number less its own index, so the initial
+ * sequence (seq == index) is all zero bytes: a new queue is calloc'ed
+ * memory nobody touches until it is used (large windows cost no RSS). */
+static uint64_t seq_of(strata__rq_cell *c, uint64_t idx) {
+  return load_acquire(&c->seq) + idx; /* pairs with the release in set_seq */
+}
+static void set_seq(strata__rq_cell *c, uint64_t idx, uint64_t seq) { store_release(&c->seq, seq - idx); }
+
 int strata__readyq_init(strata__readyq *q, uint64_t cap) {
   uint64_t n = 1;
   while (n < cap) n <<= 1;
   q->cells = strata__calloc(n, sizeof(strata__rq_cell));
   if (!q->cells) return STRATA_ENOMEM;
   q->mask = n - 1;
-  for (uint64_t i = 0; i < n; i++) WRITE_ONCE(q->cells[i].seq, i);
   WRITE_ONCE(q->enq, 0);
   WRITE_ONCE(q->deq, 0);
   return 0;
@@ -31,7 +38,7 @@ void strata__readyq_destroy(strata__readyq *q) {
 void strata__readyq_reset(strata__readyq *q) {
   uint64_t used = READ_ONCE(q->enq);
   if (used > q->mask + 1) used = q->mask + 1;
-  for (uint64_t i = 0; i < used; i++) WRITE_ONCE(q->cells[i].seq, i);
+  for (uint64_t i = 0; i < used; i++) WRITE_ONCE(q->cells[i].seq, 0); /* seq = index */
   WRITE_ONCE(q->enq, 0);
   WRITE_ONCE(q->deq, 0);
 }
@@ -40,13 +47,13 @@ int strata__readyq_push(strata__readyq *q, strata__task *t) {
   uint64_t pos = READ_ONCE(q->enq);
   for (;;) {
     strata__rq_cell *c = &q->cells[pos & q->mask];
-    uint64_t seq = load_acquire(&c->seq); /* pairs with release in pop */
+    uint64_t seq = seq_of(c, pos & q->mask); /* pairs with release in pop */
     if (seq == pos) {
       if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1,
                                                 memory_order_relaxed,
                                                 memory_order_relaxed)) {
         c->task = t;
-        store_release(&c->seq, pos + 1); /* pairs with load_acquire in pop */
+        set_seq(c, pos & q->mask, pos + 1); /* pairs with load_acquire in pop */
         return 0;
       }
     } else if (seq < pos) {
@@ -64,13 +71,13 @@ strata__task *strata__readyq_pop(strata__readyq *q) {
   uint64_t pos = READ_ONCE(q->deq);
   for (;;) {
     strata__rq_cell *c = &q->cells[pos & q->mask];
-    uint64_t seq = load_acquire(&c->seq); /* pairs with release in push */
+    uint64_t seq = seq_of(c, pos & q->mask); /* pairs with release in push */
     if (seq == pos + 1) {
       if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1,
                                                 memory_order_relaxed,
                                                 memory_order_relaxed)) {
         strata__task *t = c->task;
-        store_release(&c->seq, pos + q->mask + 1); /* pairs with push's acquire */
+        set_seq(c, pos & q->mask, pos + q->mask + 1); /* pairs with push's acquire */
         return t;
       }
     } else if (seq < pos + 1) {

@@ -40,8 +40,7 @@ static void reset_hdr(strata__run_hdr *h) {
 
 static void reset_run(strata_chip *chip) {
   strata__rings_reset(chip);
-  strata__readyq_reset(&chip->readyq[0]);
-  strata__readyq_reset(&chip->readyq[1]);
+  for (int q = 0; q < STRATA_NUM_READYQ; q++) strata__readyq_reset(&chip->readyq[q]);
   strata__tmap_reset(&chip->tmap);
   reset_hdr(&chip->hdr);
   WRITE_ONCE(chip->submitted, 0);

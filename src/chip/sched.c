@@ -68,12 +68,37 @@ static int claim_cpu(strata_chip *chip) {
   }
 }
 
+/* MIX tasks onto whole idle clusters of this scheduler: the three lanes
+ * start together, so they take their CPUs regardless of the budget. */
+static int dispatch_mix(strata__sched *s) {
+  strata_chip *chip = s->chip;
+  int n = 0;
+  for (uint32_t m = 0; m + 2 < s->ncores && !strata__readyq_empty(&chip->readyq[STRATA_KIND_MIX]); m += 3) {
+    strata__core **cl = &s->cores[m]; /* a cluster: AIC, AIV, AIV */
+    if (READ_ONCE(cl[0]->reg_state) != STRATA_REG_IDLE || READ_ONCE(cl[1]->reg_state) != STRATA_REG_IDLE ||
+        READ_ONCE(cl[2]->reg_state) != STRATA_REG_IDLE)
+      continue;
+    strata__task *t = strata__readyq_pop(&chip->readyq[STRATA_KIND_MIX]);
+    if (t && READ_ONCE(t->poisoned)) {
+      strata__task_finish(chip, t, 1);
+      n++;
+      continue;
+    }
+    if (!t) break;
+    fetch_add(&chip->running_total, STRATA_MIX_LANES);
+    for (uint32_t lane = 0; lane < STRATA_MIX_LANES; lane++) assign(s, cl[lane], t, lane);
+    n++;
+  }
+  return n;
+}
+
 /* Hand READY tasks to idle cores while a CPU is free for them. Sets
  * *starved when tasks wait for a CPU. */
 static int dispatch(strata__sched *s, int *starved) {
   strata_chip *chip = s->chip;
   int n = 0;
   if (chip->cfg.fault_no_dispatch) return 0; /* fault injection: a dead dispatcher */
+  if (!strata__readyq_empty(&chip->readyq[STRATA_KIND_MIX])) n += dispatch_mix(s);
   for (uint32_t i = 0; i < s->ncores; i++) {
     strata__core *c = s->cores[i];
     if (READ_ONCE(c->reg_state) != STRATA_REG_IDLE || strata__readyq_empty(&chip->readyq[c->kind]))
