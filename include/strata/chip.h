@@ -96,10 +96,10 @@ typedef struct strata_task_ref {
   uint64_t id;
 } strata_task_ref;
 
-/* Task argument list, built on the stack with strata_args_*() (about 14 KiB:
+/* Task argument list, built on the stack with strata_args_*() (about 24 KiB:
  * up to 256 tensors and 128 scalars). Builder errors are sticky and
  * reported by strata_orch_submit() as INVALID_ARGS. A submitted task keeps
- * up to 16 tensors and 8 scalars in itself; a task with more keeps them in
+ * up to 10 tensors and 8 scalars in itself; a task with more keeps them in
  * its ring heap block until it retires, so small tasks cost what they did. */
 typedef struct strata_args {
   uint32_t ntensors, nscalars, ndeps, held;
