@@ -9,9 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "examples.h"
 #include "strata.h"
 
-#define TILE 16
+#define TILE STRATA_EXAMPLE_TILE
 #define TB (TILE * TILE * sizeof(float))
 
 typedef struct job {
@@ -19,18 +20,6 @@ typedef struct job {
   uint32_t nt, kernel;
   float *a, *b, *c;
 } job;
-
-static void k_gemm(strata_kernel_ctx *k) {
-  const float *a = strata_kernel_tensor(k, 0)->data, *b = strata_kernel_tensor(k, 1)->data;
-  float *c = strata_kernel_tensor(k, 2)->data;
-  int acc = strata_kernel_scalar(k, 0) != 0;
-  for (int i = 0; i < TILE; i++)
-    for (int j = 0; j < TILE; j++) {
-      float s = acc ? c[i * TILE + j] : 0.0f;
-      for (int x = 0; x < TILE; x++) s += a[i * TILE + x] * b[x * TILE + j];
-      c[i * TILE + j] = s;
-    }
-}
 
 /* Tile (r, c) of matrix m: a view of the whole matrix, or its own buffer. */
 static strata_tensor tile(const job *j, float *m, uint32_t r, uint32_t c) {
@@ -72,7 +61,7 @@ int main(int argc, char **argv) {
   strata_chip_config_init(&cfg);
   strata_chip *chip;
   if (strata_chip_create(&cfg, &chip) != 0) return 1;
-  strata_chip_register_kernel(chip, "gemm", k_gemm, STRATA_CORE_AIC, &j.kernel);
+  strata_chip_register_kernel(chip, "gemm", strata_example_gemm_tile, STRATA_CORE_AIC, &j.kernel);
   strata_run_info info;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);

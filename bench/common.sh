@@ -9,3 +9,11 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DS
 cmake --build build-bench -j"$(nproc)" >/dev/null
 B=build-bench/bench
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# Statistics of a file of numbers, one per line (the interleaved runs of one
+# cell): bench_median FILE prints the median; bench_cell FILE [SCALE] prints
+# "median [min-max]" of the values divided by SCALE (default 1), or "-".
+bench_median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+bench_cell() {
+  sort -n "$1" | awk -v s="${2:-1}" '{a[NR]=$1 / s} END {if (NR) printf "%.2f [%.2f-%.2f]", a[int((NR+1)/2)], a[1], a[NR]; else printf "-"}'
+}

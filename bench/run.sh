@@ -27,8 +27,8 @@ for w in independent chain fan; do
     for c in "${configs[@]}"; do run_cfg "$c" "$w" >> "$tmp/$c.$w"; done
   done
 done
-med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-cell() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2fM [%.2f-%.2f]", a[int((NR+1)/2)]/1e6, a[1]/1e6, a[NR]/1e6}'; }
+med() { bench_median "$1"; }
+cell() { bench_cell "$1" 1e6 | sed 's/ \[/M [/'; }
 echo "| workload | strata 3x3 (default) | strata 1x1 | StarPU best (sched) | OpenMP | strata default / OpenMP | strata default / StarPU best |"
 echo "|---|---|---|---|---|---|---|"
 for w in independent chain fan; do

@@ -16,8 +16,8 @@ for nt in $SIDES; do
     done
   done
 done
-med() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-rng() { sort -n "$1" | awk '{a[NR]=$1} END {printf "%.2f [%.2f-%.2f]", a[int((NR+1)/2)], a[1], a[NR]}'; }
+med() { bench_median "$1"; }
+rng() { bench_cell "$1"; }
 echo "| tiles per side (tasks) | views: us/task | one buffer per tile: us/task | views / tiles |"
 echo "|---|---|---|---|"
 for nt in $SIDES; do

@@ -35,7 +35,7 @@ for g in $GRAINS; do
     done
   done
 done
-stat() { sort -n "$1" | awk '{a[NR]=$1} END {if (NR) printf "%.2f [%.2f-%.2f]", a[int((NR+1)/2)], a[1], a[NR]; else printf "-"}'; }
+stat() { bench_cell "$1"; }
 printf "| g (us) |"; for p in "${peers[@]}"; do printf " %s |" "$p"; done; echo
 printf "|---|"; for _ in "${peers[@]}"; do printf -- "---|"; done; echo
 for g in $GRAINS; do
@@ -45,7 +45,7 @@ printf "| METG(50%%) us |"
 for p in "${peers[@]}"; do
   m="> max"; for g in $GRAINS; do
     [ -s "$tmp/$p.$g" ] || continue
-    med=$(sort -n "$tmp/$p.$g" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    med=$(bench_median "$tmp/$p.$g")
     awk -v m="$med" 'BEGIN {exit !(m >= 0.5)}' && m=$g
   done; printf " %s |" "$m"
 done; echo

@@ -11,15 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench.h"
 
 #define STENCIL_W 4
-
-static inline double stencil_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#define stencil_now bench_now
 
 /* The task body's compute: `iters` dependent multiply-adds the compiler
  * cannot drop. Busy work, not a timed spin, so a preempted task costs. */

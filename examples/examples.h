@@ -53,6 +53,11 @@ int strata_example_pipeline(const strata_example_opts *o, strata_example_result 
 int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_attention(const strata_example_opts *o, strata_example_result *r);
 
+/* The 16x16 float tile kernel of the matmul example: C (+)= A * B over
+ * tensors A, B, C; scalar 0 = accumulate. */
+#define STRATA_EXAMPLE_TILE 16
+void strata_example_gemm_tile(strata_kernel_ctx *k);
+
 /* Record a host allocation failure of `what` in r: ENOMEM with a message
  * naming the option to lower. Returns the status. */
 int strata_example_nomem(strata_example_result *r, const char *what, const char *knob);

@@ -8,8 +8,9 @@
 
 #define TILE 16
 
-/* C_tile (+)= A_tile * B_tile; scalar 0 = accumulate flag. */
-static void k_gemm_tile(strata_kernel_ctx *k) {
+/* C_tile (+)= A_tile * B_tile; scalar 0 = accumulate flag (also the
+ * kernel of bench/bench_matmul_views.c). */
+void strata_example_gemm_tile(strata_kernel_ctx *k) {
   const float *a = strata_kernel_tensor(k, 0)->data, *b = strata_kernel_tensor(k, 1)->data;
   float *c = strata_kernel_tensor(k, 2)->data;
   int acc = strata_kernel_scalar(k, 0) != 0;
@@ -91,7 +92,7 @@ int strata_example_matmul(const strata_example_opts *o, strata_example_result *r
     j.a[i] = (float)(rand() % 17) / 8.0f - 1.0f;
     j.b[i] = (float)(rand() % 13) / 6.0f - 1.0f;
   }
-  r->status = strata_chip_register_kernel(chip, "gemm_tile", k_gemm_tile, STRATA_CORE_AIC, &j.kernel);
+  r->status = strata_chip_register_kernel(chip, "gemm_tile", strata_example_gemm_tile, STRATA_CORE_AIC, &j.kernel);
   if (r->status == 0) r->status = strata_chip_run(chip, mm_orch, &j, &r->info);
   if (r->status == 0) check(&j, r);
 out:
