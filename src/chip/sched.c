@@ -135,13 +135,17 @@ static void count_idle(strata__sched *s) {
   WRITE_ONCE(s->idle[STRATA_CORE_AIV], idle[STRATA_CORE_AIV]);
 }
 
-/* Park until signalled. A scheduler with kernels running (or tasks waiting
- * for a CPU) wakes within a lease, so a budget held by blocked kernels is
- * overdrawn in time. It spins first only while a CPU is free: when every
- * CPU runs a kernel, spinning would only delay one of them. */
+/* Park until signalled. A scheduler that was refused a CPU, or owns running
+ * kernels while tasks wait, wakes within a lease, so a budget held by
+ * blocked kernels is overdrawn in time; otherwise it sleeps a detector
+ * period (waking every 4 ms with nothing waiting only preempted kernels).
+ * It spins first only while a CPU is free: when every CPU runs a kernel,
+ * spinning would only delay one of them. */
 static void sched_park(strata__sched *s, uint32_t seen, uint64_t now, uint64_t nap, int starved) {
   strata_chip *chip = s->chip;
-  if ((s->running || starved) && nap > STRATA_CPU_LEASE_NS) nap = STRATA_CPU_LEASE_NS;
+  int waiting = !strata__readyq_empty(&chip->readyq[STRATA_CORE_AIC]) ||
+                !strata__readyq_empty(&chip->readyq[STRATA_CORE_AIV]);
+  if ((starved || (s->running && waiting)) && nap > STRATA_CPU_LEASE_NS) nap = STRATA_CPU_LEASE_NS;
   int spin = READ_ONCE(chip->running_total) < strata__kernel_cpus(chip) ? STRATA_SPIN_FULL : STRATA_SPIN_NONE;
   strata__event_wait_spin(&s->ev, seen, now + nap, spin);
 }
