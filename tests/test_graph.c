@@ -887,4 +887,36 @@ STRATA_TEST(mix_task_needs_an_aic_and_an_aiv_kernel) {
   strata_chip_destroy(chip);
 }
 
+/* A run cancelled while a gang gathers must not leave the gang's turn taken:
+ * the next run's gangs still start. */
+static uint32_t K_HANGV, K_NOPV;
+
+static void gang_cut_orch(strata_orch *o, void *arg) {
+  strata_args a;
+  strata_args_init(&a);
+  if (*(int *)arg == 0) { /* run 1: one AIV core hangs, the 2-block gang cannot gather */
+    assert_int_equal(strata_orch_submit(o, K_HANGV, &a, NULL), 0);
+    strata_args_init(&a);
+  }
+  strata_args_spmd(&a, 2, 1);
+  assert_int_equal(strata_orch_submit(o, K_NOPV, &a, NULL), 0);
+}
+
+STRATA_TEST(gang_cut_short_by_a_cancelled_run_does_not_block_the_next) {
+  (void)state;
+  strata_chip_config c = cfg_small();
+  cfg_set(&c, STRATA_CFG_CLUSTERS, &c.clusters, 1); /* 2 AIV cores */
+  cfg_set(&c, STRATA_CFG_SCHED_TIMEOUT, &c.scheduler_timeout_ms, 500);
+  strata_chip *chip = chip_new(&c);
+  K_HANGV = kernel_new(chip, "hang", k_hang, STRATA_CORE_AIV);
+  K_NOPV = kernel_new(chip, "nop", k_nop, STRATA_CORE_AIV);
+  strata_run_info info;
+  int run = 0;
+  run_expect(chip, gang_cut_orch, &run, &info, STRATA_SCHEDULER_TIMEOUT);
+  run = 1;
+  run_expect(chip, gang_cut_orch, &run, &info, 0);
+  assert_int_equal(info.tasks_completed, 1);
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

@@ -53,6 +53,7 @@ static void reset_run(strata_chip *chip) {
   WRITE_ONCE(chip->orch_wake_at, UINT64_MAX);
   WRITE_ONCE(chip->orch_tensor_wait, 0);
   WRITE_ONCE(chip->orch_blocked, STRATA_ORCH_RUNNING);
+  WRITE_ONCE(chip->gang, NULL); /* a gang cut short by a cancelled run */
   WRITE_ONCE(chip->stall_reports, 0);
   WRITE_ONCE(chip->last_stall_ns, 0);
   strata__note_progress(chip);
