@@ -142,6 +142,13 @@ chip_find_kernel = _proto("strata_chip_find_kernel", c_int, c_void_p, c_char_p, 
 chip_run = _proto("strata_chip_run", c_int, c_void_p, ORCH_FN, c_void_p, P(RunInfo))
 orch_submit = _proto("strata_orch_submit", c_int, c_void_p, c_uint32, P(Args), P(TaskRef))
 orch_chip = _proto("strata_orch_chip", c_void_p, c_void_p)
+orch_submit_dummy = _proto("strata_orch_submit_dummy", c_int, c_void_p, P(Args), P(TaskRef))
+orch_submit_mix = _proto("strata_orch_submit_mix", c_int, c_void_p, c_uint32, c_uint32, P(Args),
+                         P(TaskRef))
+orch_get_tensor_data = _proto("strata_orch_get_tensor_data", c_int, c_void_p, P(Tensor), c_void_p,
+                              c_size_t)
+orch_set_tensor_data = _proto("strata_orch_set_tensor_data", c_int, c_void_p, P(Tensor), c_void_p,
+                              c_size_t)
 orch_fatal = _proto("strata_orch_fatal", c_int, c_void_p, c_char_p, c_char_p)
 orch_scope_begin = _proto("strata_orch_scope_begin", c_int, c_void_p)
 orch_scope_end = _proto("strata_orch_scope_end", c_int, c_void_p)

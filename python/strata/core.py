@@ -82,12 +82,18 @@ def view(t, dtype=None, count=None):
     return np.frombuffer(buf, dtype=dt, count=n)
 
 
-def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None):
+def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None, spmd=None,
+              sync_start=False):
     """strata_args: tensors in the order inputs, inouts, outputs (written in
     place: OUTPUT_EXISTING), then scalars (ints, or floats as f64 bits).
     kernel: for the package's one_kernel chip orchestration, the kernel it
-    runs (carried in the last scalar slot)."""
+    runs (carried in the last scalar slot). spmd: run as that many blocks
+    (sync_start: all started together)."""
     a = L.Args()
+    if spmd is not None:
+        if not 1 <= int(spmd) <= 65535:
+            raise Error(EINVAL, f"spmd={spmd}: block_dim must be 1..65535")
+        a.block_dim, a.sync_start = int(spmd), 1 if sync_start else 0
     tensors = [(INPUT, x) for x in inputs] + [(INOUT, x) for x in inouts] + \
               [(OUTPUT_EXISTING, x) for x in outputs]
     if len(tensors) > L.MAX_TENSORS or len(scalars) > L.MAX_SCALARS or len(deps) > L.MAX_DEPS:
@@ -167,10 +173,38 @@ class ChipOrch:
         return k.value
 
     def submit(self, kernel, **args):
+        """A task (spmd=N, sync_start=True for SPMD); returns its handle."""
         a = args.pop("args", None) or make_args(**args)
         ref = L.TaskRef()
         check(L.orch_submit(self.ptr, kernel, ctypes.byref(a), ctypes.byref(ref)))
         return ref.id
+
+    def submit_dummy(self, **args):
+        """A dummy task: dependencies only, no kernel."""
+        a = make_args(**args)
+        ref = L.TaskRef()
+        check(L.orch_submit_dummy(self.ptr, ctypes.byref(a), ctypes.byref(ref)))
+        return ref.id
+
+    def submit_mix(self, aic_kernel, aiv_kernel, **args):
+        """A MIX task: aic_kernel and aiv_kernel on one cluster at once."""
+        a = make_args(**args)
+        ref = L.TaskRef()
+        check(L.orch_submit_mix(self.ptr, aic_kernel, aiv_kernel, ctypes.byref(a),
+                                ctypes.byref(ref)))
+        return ref.id
+
+    def get_tensor_data(self, t, out):
+        """Copy tensor t into numpy array `out` once its earlier writers finished."""
+        check(L.orch_get_tensor_data(self.ptr, ctypes.byref(_as_tensor(t)),
+                                     out.ctypes.data, out.nbytes))
+        return out
+
+    def set_tensor_data(self, t, src):
+        """Copy numpy array `src` into tensor t once its earlier readers and writers finished."""
+        src = np.ascontiguousarray(src)
+        check(L.orch_set_tensor_data(self.ptr, ctypes.byref(_as_tensor(t)),
+                                     src.ctypes.data, src.nbytes))
 
     def allreduce(self, domain, inp, out, op=SUM):
         check(L.comm_submit_allreduce(self.ptr, domain, ctypes.byref(_as_tensor(inp)),

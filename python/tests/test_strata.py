@@ -59,6 +59,29 @@ def test_chip_orchestration_in_python_over_numpy_arrays_without_copies():
     np.testing.assert_array_equal(d, (a + b) * (a + b))  # written in place in our arrays
 
 
+def test_task_kinds_from_python_spmd_dummy_and_tensor_data():
+    a = np.arange(64, dtype=np.float32)
+    b = np.ones(64, dtype=np.float32)
+    c = np.zeros(64, dtype=np.float32)
+    seen = np.zeros(64, dtype=np.float32)
+    with strata.Chip(sched_threads=2, clusters=2) as chip:
+        add = chip.kernel("add", spec("strata_py_add"))
+
+        def orch(o):
+            o.submit(add, inputs=[a, b], outputs=[c], spmd=3)  # every block adds all: same c
+            fence = o.submit_dummy(inputs=[c])
+            o.get_tensor_data(c, seen)  # waits for the SPMD task
+            o.set_tensor_data(b, np.full(64, 2, dtype=np.float32))  # then c = a + 2
+            o.submit(add, inputs=[a, b], outputs=[c], deps=[fence])
+
+        info = chip.run(orch)
+    assert info["tasks_completed"] == 3
+    np.testing.assert_array_equal(seen, a + 1)
+    np.testing.assert_array_equal(c, a + 2)
+    with pytest.raises(strata.Error):
+        strata.core.make_args(spmd=0)
+
+
 def test_python_orchestration_exception_fails_the_run():
     with strata.Chip() as chip:
         def orch(o):
