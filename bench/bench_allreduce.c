@@ -56,9 +56,11 @@ static strata_node *make_node(uint32_t n, job *j) {
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_DEVMEM;
   c.chips = n;
   c.devmem_bytes = 2ull * MAX_BYTES + (1 << 20);
-  c.chip.field_mask = STRATA_CFG_SCHED_THREADS | STRATA_CFG_CLUSTERS | STRATA_CFG_SYNC_TIMEOUT;
+  c.chip.field_mask = STRATA_CFG_SCHED_THREADS | STRATA_CFG_CLUSTERS | STRATA_CFG_SYNC_TIMEOUT |
+                      STRATA_CFG_STALL_REPORT;
   c.chip.sched_threads = c.chip.clusters = 1;
   c.chip.stream_sync_timeout_ms = 0;
+  c.chip.stall_report_ms = 0; /* one kernel runs every size: not a stall */
   strata_node *node;
   uint32_t chips[8] = {0, 1, 2, 3, 4, 5, 6, 7};
   if (strata_node_create(&c, &node) ||
