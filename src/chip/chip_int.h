@@ -96,10 +96,10 @@ typedef struct strata__task {
   _Atomic uint32_t next_block;     /* next block index to hand out (poppers) */
   _Atomic uint32_t blocks_left;    /* blocks not finished; the last finishes t */
   _Atomic uint32_t block_failed;   /* a block failed */
-  _Atomic uint32_t gang_arrived;   /* sync_start: blocks holding a core */
+  _Atomic uint32_t bar_count, bar_gen; /* the task's barrier (core.c): a sync_start
+                                      gang's start, or a MIX task's lanes */
   uint32_t kernel_aiv;             /* MIX: the AIV lanes' kernel (kernel: AIC lane's) */
   void *mix_scratch;               /* MIX: scratch shared by the lanes (heap block) */
-  _Atomic uint32_t mix_arrived, mix_gen; /* MIX: lane barrier (count, generation) */
   uint16_t ntensors, nscalars;
   uint64_t heap_end;               /* heap ring head after this task (orch) */
   uint64_t dep_end;                /* dep pool head after this task (orch) */
@@ -327,6 +327,9 @@ STRATA_HIDDEN strata__task *strata__readyq_pop(strata__readyq *q);
  * and dummy tasks (COMPLETED) popped on the way are finished unrun. */
 STRATA_HIDDEN strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished,
                                                   uint32_t *block);
+/* The next task of a ready queue that needs running, finishing poisoned and
+ * dummy tasks popped on the way (counted in *finished). */
+STRATA_HIDDEN strata__task *strata__pop_live(strata_chip *chip, uint32_t kind, int *finished);
 /* A block of t ended (an ordinary task has one): the last one finishes t. */
 STRATA_HIDDEN void strata__block_done(strata_chip *chip, strata__task *t, int failed);
 STRATA_HIDDEN int strata__readyq_empty(strata__readyq *q);
@@ -411,5 +414,9 @@ STRATA_HIDDEN void strata__chip_trace_flush(strata_chip *chip);
 
 /* ---- core.c ---- */
 STRATA_HIDDEN void *strata__core_main(void *arg);
+/* Put block `block` of READY task t on core c (task fields the hang detector
+ * and traces read, then the core's register task); the caller publishes it
+ * (a scheduler: ASSIGNED) or runs it (a chaining core). */
+STRATA_HIDDEN void strata__core_take(strata__core *c, strata__task *t, uint32_t block, uint64_t now);
 
 #endif

@@ -26,21 +26,48 @@ static void trace_task(const strata__core *c, strata__task *t, uint64_t t0) {
   strata__trace_record(&e);
 }
 
+/* The task's reusable barrier of n kernels (bar_count, bar_gen): 1 for the
+ * last to arrive, which releases the others; 0 for the others once
+ * released; -1 if the run was cancelled while waiting (re-checked every
+ * 10 ms). Pairing: each arrival's fetch_add (acq_rel), the last one's
+ * store_release of bar_gen, the waiters' load_acquire of bar_gen. */
+static int task_barrier(strata_chip *chip, strata__task *t, uint32_t n) {
+  uint32_t gen = load_acquire(&t->bar_gen);
+  if (fetch_add(&t->bar_count, 1) + 1 == n) {
+    WRITE_ONCE(t->bar_count, 0);
+    store_release(&t->bar_gen, gen + 1);
+    strata__futex_wake(&t->bar_gen, 0);
+    return 1;
+  }
+  while (load_acquire(&t->bar_gen) == gen) {
+    if (strata__run_cancelled(chip)) return -1;
+    strata__futex_wait(&t->bar_gen, gen, strata__now_ns() + 10 * STRATA_NS_PER_MS, 0);
+  }
+  return 0;
+}
+
 /* sync_start: hold this core until every block of the gang has one; the
  * last to arrive ends the gang's turn. 1 if the run was cancelled meanwhile. */
 static int gang_gather(strata_chip *chip, strata__task *t) {
-  uint32_t a = fetch_add(&t->gang_arrived, 1) + 1, n = t->block_dim;
-  if (a == n) {
+  int r = task_barrier(chip, t, t->block_dim);
+  if (r == 1) {
     store_release(&chip->gang, NULL); /* pairs with gang_turn's CAS */
-    strata__futex_wake(&t->gang_arrived, 0);
     strata__kick(chip, t->kind, NULL); /* a gang waiting for its turn */
-    return 0;
   }
-  while ((a = load_acquire(&t->gang_arrived)) < n) { /* pairs with fetch_add above */
-    if (strata__run_cancelled(chip)) return 1;
-    strata__futex_wait(&t->gang_arrived, a, strata__now_ns() + 10 * STRATA_NS_PER_MS, 0);
+  return r < 0;
+}
+
+void strata__core_take(strata__core *c, strata__task *t, uint32_t block, uint64_t now) {
+  WRITE_ONCE(t->core, (int32_t)c->id);
+  WRITE_ONCE(t->start_ns, now);
+  WRITE_ONCE(t->state, STRATA_TS_RUNNING);
+  WRITE_ONCE(c->reg_task, t);
+  WRITE_ONCE(c->reg_block, block);
+  if (strata__trace_on(2)) {
+    strata__tev e = {strata__now_ns(), 0, READ_ONCE(t->id), 0, STRATA_TEV_DISPATCH,
+                     STRATA_TT_SCHED + c->owner, 0, c->id, 0};
+    strata__trace_record(&e);
   }
-  return 0;
 }
 
 static int run_kernel(strata__core *c, strata__task *t, uint32_t block) {
@@ -77,16 +104,7 @@ static strata__task *chain_next(strata__core *c, strata__task *t, int failed, ui
     return NULL;
   int finished = 0;
   strata__task *n = strata__next_runnable(chip, c->kind, &finished, block);
-  if (!n) return NULL;
-  WRITE_ONCE(n->core, (int32_t)c->id);
-  WRITE_ONCE(n->start_ns, now);
-  WRITE_ONCE(n->state, STRATA_TS_RUNNING);
-  WRITE_ONCE(c->reg_task, n);
-  WRITE_ONCE(c->reg_block, *block);
-  if (strata__trace_on(2)) {
-    strata__tev e = {strata__now_ns(), 0, READ_ONCE(n->id), 0, STRATA_TEV_DISPATCH, STRATA_TT_SCHED + c->owner, 0, c->id, 0};
-    strata__trace_record(&e);
-  }
+  if (n) strata__core_take(c, n, *block, now);
   return n;
 }
 
@@ -160,25 +178,11 @@ void *strata_kernel_mix_scratch(const strata_kernel_ctx *k, size_t *bytes) {
   return is_mix(k) ? k->task->mix_scratch : NULL;
 }
 
-/* Barrier pairing: each lane's fetch_add (acq_rel) on mix_arrived, the last
- * lane's store_release of mix_gen, the waiters' load_acquire of mix_gen. */
 int strata_kernel_mix_barrier(strata_kernel_ctx *k) {
   if (!is_mix(k))
     return strata__fail(STRATA_EINVAL, "mix_barrier: not in a MIX task (submit it with "
                         "strata_orch_submit_mix)");
-  strata__task *t = k->task;
-  uint32_t gen = load_acquire(&t->mix_gen);
-  if (fetch_add(&t->mix_arrived, 1) + 1 == STRATA_MIX_LANES) {
-    WRITE_ONCE(t->mix_arrived, 0);
-    store_release(&t->mix_gen, gen + 1);
-    strata__futex_wake(&t->mix_gen, 0);
-    return 0;
-  }
-  while (load_acquire(&t->mix_gen) == gen) {
-    if (strata__run_cancelled(k->core->chip)) return STRATA_ECANCELED;
-    strata__futex_wait(&t->mix_gen, gen, strata__now_ns() + 10 * STRATA_NS_PER_MS, 0);
-  }
-  return 0;
+  return task_barrier(k->core->chip, k->task, STRATA_MIX_LANES) < 0 ? STRATA_ECANCELED : 0;
 }
 
 strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) {

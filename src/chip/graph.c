@@ -71,11 +71,11 @@ void strata__task_ready(strata_chip *chip, strata__task *t) {
     strata__sched_fatal(chip, 104, "ready queue of %s tasks is full (capacity "
                                "%llu, 4 x PTO2_RING_TASK_WINDOW): cannot happen unless the "
                                "queue sizing is broken; report it with the task window used",
-                               t->kind == STRATA_CORE_AIC ? "AIC" : t->kind == STRATA_CORE_AIV ? "AIV" : "MIX",
+                               t->kind == STRATA_KIND_MIX ? "MIX" : t->kind == STRATA_CORE_AIC ? "AIC" : "AIV",
                                (unsigned long long)chip->readyq[t->kind].mask + 1);
     return;
   }
-  if (t->kind < 2 && ready_credit[t->kind] > 0) { /* this scheduler dispatches it next */
+  if (t->kind != STRATA_KIND_MIX && ready_credit[t->kind] > 0) { /* this scheduler runs it next */
     ready_credit[t->kind]--;
     return;
   }
@@ -133,22 +133,22 @@ static int gang_turn(strata_chip *chip, strata__task *t) {
   return cas(&chip->gang, &g, t) || g == t;
 }
 
+strata__task *strata__pop_live(strata_chip *chip, uint32_t kind, int *finished) {
+  strata__task *t;
+  while ((t = strata__readyq_pop(&chip->readyq[kind])) && (READ_ONCE(t->poisoned) || t->dummy)) {
+    strata__task_finish(chip, t, READ_ONCE(t->poisoned) != 0);
+    ++*finished;
+  }
+  return t;
+}
+
 strata__task *strata__next_runnable(strata_chip *chip, uint32_t kind, int *finished,
                                     uint32_t *block) {
   strata__task *t, *deferred = NULL;
-  while ((t = strata__readyq_pop(&chip->readyq[kind]))) {
-    if (READ_ONCE(t->poisoned) || t->dummy) {
-      strata__task_finish(chip, t, READ_ONCE(t->poisoned) != 0);
-      ++*finished;
-      continue;
-    }
-    if (t->sync_start && !gang_turn(chip, t)) { /* its turn comes when the gang gathered */
-      strata__readyq_push(&chip->readyq[kind], t);
-      if (deferred == t) return NULL;
-      if (!deferred) deferred = t;
-      continue;
-    }
-    break;
+  while ((t = strata__pop_live(chip, kind, finished)) && t->sync_start && !gang_turn(chip, t)) {
+    strata__readyq_push(&chip->readyq[kind], t); /* its turn comes when the gang gathered */
+    if (deferred == t) return NULL;
+    if (!deferred) deferred = t;
   }
   if (!t) return NULL;
   *block = 0;

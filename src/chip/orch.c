@@ -154,8 +154,6 @@ static void mix_setup(strata__task *t, uint32_t aiv, uint8_t *scratch) {
   t->mix_scratch = scratch;
   t->block_dim = STRATA_MIX_LANES;
   WRITE_ONCE(t->blocks_left, STRATA_MIX_LANES);
-  WRITE_ONCE(t->mix_arrived, 0);
-  WRITE_ONCE(t->mix_gen, 0);
 }
 
 static uint64_t output_bytes(const strata_args *a) {
@@ -207,7 +205,8 @@ static void fill_args(strata__task *t, strata_args *a, uint8_t *heap, uint64_t o
   WRITE_ONCE(t->next_block, 0);
   WRITE_ONCE(t->blocks_left, t->block_dim);
   WRITE_ONCE(t->block_failed, 0);
-  WRITE_ONCE(t->gang_arrived, 0);
+  WRITE_ONCE(t->bar_count, 0);
+  WRITE_ONCE(t->bar_gen, 0);
 }
 
 /* Make c wait for p through dep entry e, unless p has already finished. */

@@ -42,18 +42,9 @@ static int harvest(strata__sched *s) {
 }
 
 static void assign(strata__sched *s, strata__core *c, strata__task *t, uint32_t block) {
-  WRITE_ONCE(t->core, (int32_t)c->id);
-  WRITE_ONCE(t->start_ns, strata__now_ns());
-  WRITE_ONCE(t->state, STRATA_TS_RUNNING);
   s->running++;
   fetch_sub(&s->idle[c->kind], 1);
-  WRITE_ONCE(c->reg_task, t);
-  WRITE_ONCE(c->reg_block, block);
-  if (strata__trace_on(2)) {
-    strata__tev e = {READ_ONCE(t->start_ns), 0, READ_ONCE(t->id), 0, STRATA_TEV_DISPATCH,
-                     STRATA_TT_SCHED + s->id, 0, c->id, 0};
-    strata__trace_record(&e);
-  }
+  strata__core_take(c, t, block, strata__now_ns());
   store_release(&c->reg_state, STRATA_REG_ASSIGNED); /* pairs with core's acquire */
   strata__event_signal(&c->ev);
 }
@@ -78,12 +69,7 @@ static int dispatch_mix(strata__sched *s) {
     if (READ_ONCE(cl[0]->reg_state) != STRATA_REG_IDLE || READ_ONCE(cl[1]->reg_state) != STRATA_REG_IDLE ||
         READ_ONCE(cl[2]->reg_state) != STRATA_REG_IDLE)
       continue;
-    strata__task *t = strata__readyq_pop(&chip->readyq[STRATA_KIND_MIX]);
-    if (t && READ_ONCE(t->poisoned)) {
-      strata__task_finish(chip, t, 1);
-      n++;
-      continue;
-    }
+    strata__task *t = strata__pop_live(chip, STRATA_KIND_MIX, &n);
     if (!t) break;
     fetch_add(&chip->running_total, STRATA_MIX_LANES);
     for (uint32_t lane = 0; lane < STRATA_MIX_LANES; lane++) assign(s, cl[lane], t, lane);
