@@ -919,4 +919,41 @@ STRATA_TEST(gang_cut_short_by_a_cancelled_run_does_not_block_the_next) {
   strata_chip_destroy(chip);
 }
 
+/* The CPU budget: with one CPU for kernels, busy kernels never overlap
+ * (each completes well within the lease, so the budget is never overdrawn). */
+static _Atomic int budget_now, budget_max;
+static uint32_t K_BUSY1;
+
+static void k_busy1(strata_kernel_ctx *k) {
+  (void)k;
+  int n = atomic_fetch_add(&budget_now, 1) + 1, m = atomic_load(&budget_max);
+  while (n > m && !atomic_compare_exchange_weak(&budget_max, &m, n)) {
+  }
+  uint64_t t0 = now_ns();
+  while (now_ns() - t0 < 300000) { /* 0.3 ms of work */
+  }
+  atomic_fetch_sub(&budget_now, 1);
+}
+
+static void busy_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  for (int i = 0; i < 60; i++) {
+    strata_args a;
+    strata_args_init(&a);
+    assert_int_equal(strata_orch_submit(o, K_BUSY1, &a, NULL), 0);
+  }
+}
+
+STRATA_TEST(cpu_budget_bounds_the_kernels_running_at_once) {
+  (void)state;
+  setenv("STRATA_ACTIVE_CORES", "1", 1);
+  strata_chip *chip = chip_new(&(strata_chip_config){0}); /* 6 AIV cores */
+  K_BUSY1 = kernel_new(chip, "busy", k_busy1, STRATA_CORE_AIV);
+  strata_run_info info;
+  run_expect(chip, busy_orch, NULL, &info, 0);
+  assert_int_equal(info.tasks_completed, 60);
+  assert_int_equal(atomic_load(&budget_max), 1);
+  strata_chip_destroy(chip);
+}
+
 STRATA_TEST_MAIN(TEST_LIST)

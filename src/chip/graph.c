@@ -90,7 +90,8 @@ uint32_t strata__kernel_cpus(strata_chip *chip) {
 int strata__cpu_free(strata_chip *chip) {
   if (READ_ONCE(chip->running_total) < strata__kernel_cpus(chip)) return 1;
   uint64_t now = strata__now_coarse_ns(), last = READ_ONCE(chip->last_finish_ns);
-  return now > last && now - last >= STRATA_CPU_LEASE_NS; /* both coarse */
+  /* both coarse: one tick more, so a tick boundary never ends a lease early */
+  return now > last && now - last >= STRATA_CPU_LEASE_NS + strata__coarse_res_ns();
 }
 
 /* A scheduler that may own an idle cluster (an idle AIC and two idle AIV). */

@@ -1,5 +1,6 @@
 /* clock.c - monotonic time and sleeping. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "platform/platform_int.h"
@@ -13,6 +14,18 @@ uint64_t strata__now_ns(void) {
 /* The kernel's last tick (a few ms resolution, ~5x cheaper): for progress
  * stamps compared against budgets of milliseconds or more. Never ahead of
  * strata__now_ns(). */
+uint64_t strata__coarse_res_ns(void) {
+  static _Atomic uint64_t res; /* read once; 0 = not yet */
+  uint64_t r = atomic_load_explicit(&res, memory_order_relaxed);
+  if (r == 0) {
+    struct timespec ts = {0, 4000000};
+    clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
+    r = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    atomic_store_explicit(&res, r ? r : 1, memory_order_relaxed);
+  }
+  return r ? r : 1;
+}
+
 uint64_t strata__now_coarse_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

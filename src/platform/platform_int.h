@@ -22,6 +22,9 @@
 STRATA_HIDDEN uint64_t strata__now_ns(void);
 /* Tick-resolution monotonic time, never ahead of strata__now_ns(). */
 STRATA_HIDDEN uint64_t strata__now_coarse_ns(void);
+/* Its resolution (a tick): two coarse readings that differ by d are at least
+ * d - tick apart in real time. */
+STRATA_HIDDEN uint64_t strata__coarse_res_ns(void);
 STRATA_HIDDEN void strata__sleep_ms(uint32_t ms);
 /* now + ms, saturating; ms == 0 means "no deadline" (UINT64_MAX). */
 STRATA_HIDDEN uint64_t strata__deadline_ms(uint32_t ms);
