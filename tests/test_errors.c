@@ -166,12 +166,31 @@ static void tensor_wait_orch(strata_orch *o, void *arg) {
   orch_rc = strata_orch_wait_tensor(o, &t);
 }
 
+/* get_tensor_data waits for a held writer; set_tensor_data for a held reader. */
+static void get_data_wait_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor t = strata_tensor_external(buf, 8, STRATA_DT_I64);
+  int64_t v = 0;
+  submit1(o, K_NOP, STRATA_OUTPUT_EXISTING, &t, 0, 1);
+  orch_rc = strata_orch_get_tensor_data(o, &t, &v, sizeof(v));
+}
+
+static void set_data_wait_orch(strata_orch *o, void *arg) {
+  (void)arg;
+  strata_tensor t = strata_tensor_external(buf, 8, STRATA_DT_I64);
+  int64_t v = 5;
+  submit1(o, K_NOP, STRATA_INPUT, &t, 0, 1);
+  orch_rc = strata_orch_set_tensor_data(o, &t, &v, sizeof(v));
+}
+
 STRATA_TEST(tensor_wait_timeout_code_8) {
   (void)state;
   strata_chip_config c = cfg_small();
   cfg_set(&c, STRATA_CFG_TENSOR_WAIT_TIMEOUT, &c.tensor_wait_timeout_ms, 200);
   cfg_set(&c, STRATA_CFG_SCHED_TIMEOUT, &c.scheduler_timeout_ms, 20000);
   expect_code(&c, tensor_wait_orch, STRATA_TENSOR_WAIT_TIMEOUT, "within 200 ms");
+  expect_code(&c, get_data_wait_orch, STRATA_TENSOR_WAIT_TIMEOUT, "within 200 ms");
+  expect_code(&c, set_data_wait_orch, STRATA_TENSOR_WAIT_TIMEOUT, "within 200 ms");
 }
 
 /* ---- 9 EXPLICIT_ORCH_FATAL, first error wins ---- */
