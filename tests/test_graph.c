@@ -919,16 +919,17 @@ STRATA_TEST(gang_cut_short_by_a_cancelled_run_does_not_block_the_next) {
   strata_chip_destroy(chip);
 }
 
-/* The CPU budget: with one CPU for kernels, busy kernels never overlap
- * (each completes well within the lease, so the budget is never overdrawn). */
-static _Atomic int budget_now, budget_max;
+/* The CPU budget: with one CPU for kernels, busy kernels do not overlap,
+ * except when the lease overdraws the budget because a kernel was
+ * descheduled for longer than the lease (rare; it happens on a loaded
+ * machine, e.g. under TSan beside other tests). Without the budget most of
+ * them overlap. */
+static _Atomic int budget_now, budget_overlapped;
 static uint32_t K_BUSY1;
 
 static void k_busy1(strata_kernel_ctx *k) {
   (void)k;
-  int n = atomic_fetch_add(&budget_now, 1) + 1, m = atomic_load(&budget_max);
-  while (n > m && !atomic_compare_exchange_weak(&budget_max, &m, n)) {
-  }
+  if (atomic_fetch_add(&budget_now, 1) > 0) atomic_fetch_add(&budget_overlapped, 1);
   uint64_t t0 = now_ns();
   while (now_ns() - t0 < 300000) { /* 0.3 ms of work */
   }
@@ -952,7 +953,8 @@ STRATA_TEST(cpu_budget_bounds_the_kernels_running_at_once) {
   strata_run_info info;
   run_expect(chip, busy_orch, NULL, &info, 0);
   assert_int_equal(info.tasks_completed, 60);
-  assert_int_equal(atomic_load(&budget_max), 1);
+  fprintf(stderr, "kernels that overlapped another: %d of 60\n", atomic_load(&budget_overlapped));
+  assert_true(atomic_load(&budget_overlapped) <= 6); /* without the budget: most of them */
   strata_chip_destroy(chip);
 }
 
