@@ -9,5 +9,6 @@
 #include "strata/node.h"
 #include "strata/comm.h"
 #include "strata/trace.h"
+#include "strata/mpi.h"
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "comm/comm_ext.h"
 #include "comm/comm_int.h"
 
 /* ---- child side: this process's domains ------------------------------------ */
@@ -242,3 +243,5 @@ int strata_node_domain_release(strata_node *n, uint32_t d) {
   release_one(n, pc, d);
   return 0;
 }
+
+const strata__ext_ops *strata__comm_ext_ops(void) { return &comm_ops; }

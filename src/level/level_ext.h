@@ -18,9 +18,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "platform/event.h"
 #include "platform/platform_int.h"
 #include "strata/chip.h"
 #include "strata/node.h"
+
+/* Mailbox states (SPEC §3). */
+enum strata__mbox_state {
+  STRATA_MB_IDLE = 0,
+  STRATA_MB_TASK_READY = 1,
+  STRATA_MB_TASK_DONE = 2,
+  STRATA_MB_SHUTDOWN = 3,
+  STRATA_MB_CONTROL_REQUEST = 4,
+  STRATA_MB_CONTROL_DONE = 5,
+  STRATA_MB_INIT_DONE = 6,
+  STRATA_MB_INIT_FAILED = 7
+};
 
 /* Extension controls (SPEC §3 names): sent to chip children only. */
 enum { STRATA_CTL_COMM_INIT = 8, STRATA_CTL_ALLOC_DOMAIN = 9, STRATA_CTL_RELEASE_DOMAIN = 10 };
@@ -58,5 +71,85 @@ STRATA_HIDDEN int strata__level_chip_alive(strata_node *n, uint32_t chip);
 STRATA_HIDDEN int strata__level_chip_ready(strata_node *n, uint32_t chip);
 /* Number of chip children (0 if n is NULL or not initialised). */
 STRATA_HIDDEN uint32_t strata__level_chips(const strata_node *n);
+
+/* ---- remote children (SPEC §6): a transport above the engine (src/mpi) ------
+ * serves the worker children of a root worker from other processes or hosts.
+ *
+ *   - registration: the transport registers a claim function (from a
+ *     constructor); strata_node_init of a root worker of level >= 4 asks it
+ *     first. 0: not claimed (a local tree); 1: claimed as the root, the
+ *     transport called strata__level_set_remote(); a rank that only serves
+ *     its subtree never returns from claim.
+ *   - bridge side (the root): a remote child is a mailbox with no process.
+ *     The engine posts into it as usual and calls ops->posted(); the
+ *     transport takes the request with strata__port_take() (device addresses
+ *     become tree offsets, callables names), carries it, and writes the
+ *     reply back with strata__port_reply(); strata__port_lost() ends the child.
+ *   - mirror side (the rank hosting child c): strata__mirror_create() forks
+ *     only child c of a worker of the same configuration; requests are posted
+ *     into its mailbox (offsets become this process's addresses) and replies
+ *     read back. The message is the mailbox's fields, never a pointer.
+ */
+#define STRATA__MSG_BLOB_MAX (64u * 1024u) /* >= a mailbox's blob */
+
+/* A mailbox request or reply as it travels (fixed header + blob_len bytes). */
+typedef struct strata__mbox_msg {
+  uint32_t state;        /* TASK_READY / CONTROL_REQUEST / SHUTDOWN, or the reply state */
+  uint32_t command, blob_len;
+  int32_t error_code;
+  uint64_t task_id, arg[4], result, elapsed_ns;
+  char ext[16];          /* extension controls: the ops' name */
+  char errmsg[256];
+  unsigned char blob[STRATA__MSG_BLOB_MAX];
+} strata__mbox_msg;
+
+typedef struct strata__remote_ops {
+  const char *name;
+  /* in strata_node_init after the local forks, before any wait: start the
+   * transport (fork what it must first, then threads) */
+  int (*start)(strata_node *n, void *ctx);
+  void (*posted)(void *ctx, uint32_t child); /* a request waits in child's mailbox */
+  void (*kill)(void *ctx, uint32_t child);   /* end it now (deadline, teardown) */
+  void (*stop)(strata_node *n, void *ctx);   /* strata_node_close, after teardown */
+  /* "rank 1" and where it runs, for messages */
+  const char *(*where)(void *ctx, uint32_t child, char *buf, size_t len);
+} strata__remote_ops;
+
+typedef int (*strata__claim_fn)(strata_node *n);
+STRATA_HIDDEN void strata__level_register_transport(strata__claim_fn claim);
+/* In claim: every worker child of n is remote, served by ops with ctx. */
+STRATA_HIDDEN void strata__level_set_remote(strata_node *n, const strata__remote_ops *ops,
+                                            void *ctx);
+/* Worker children of n (its configuration; 0 at level 3). */
+STRATA_HIDDEN uint32_t strata__level_workers(const strata_node *n);
+/* 1 if n is a root worker (not inside a tree) of level >= 4. */
+STRATA_HIDDEN int strata__level_is_root_upper(const strata_node *n);
+/* Set the number of worker children before init (the configuration must
+ * not name another); EINVAL naming both numbers otherwise. */
+STRATA_HIDDEN int strata__level_set_workers(strata_node *n, uint32_t workers, const char *why);
+
+/* bridge side: 1 and the request in *m if child c has one posted that was
+ * not taken yet; -1 (message in m->errmsg) if it cannot travel. */
+STRATA_HIDDEN int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m);
+/* The reply of the request taken last (or INIT_DONE / INIT_FAILED). */
+STRATA_HIDDEN void strata__port_reply(strata_node *n, uint32_t c, const strata__mbox_msg *m);
+/* Child c is gone: wstatus as from waitpid (0: it shut down), msg says why. */
+STRATA_HIDDEN void strata__port_lost(strata_node *n, uint32_t c, int wstatus, const char *msg);
+
+/* mirror side */
+STRATA_HIDDEN int strata__mirror_create(const strata_node *n, uint32_t c, strata_node **out);
+/* Post m into the child's mailbox; ext is the resolved extension (or NULL). */
+STRATA_HIDDEN void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg,
+                                       const strata__ext_ops *ext);
+/* 1 and the reply in *out if the child answered (its mailbox goes IDLE). */
+STRATA_HIDDEN int strata__mirror_poll(strata_node *m, strata__mbox_msg *out);
+/* 1 (wstatus and what happened in msg) once the child has died or exited. */
+STRATA_HIDDEN int strata__mirror_dead(strata_node *m, int *wstatus, char *msg, size_t len);
+STRATA_HIDDEN void strata__mirror_kill(strata_node *m);
+/* The event the child signals after every reply (a place to park). */
+STRATA_HIDDEN strata__event *strata__mirror_event(strata_node *m);
+STRATA_HIDDEN pid_t strata__mirror_pid(const strata_node *m);
+/* SHUTDOWN (SIGKILL after a grace period), reap, unmap, free. */
+STRATA_HIDDEN void strata__mirror_close(strata_node *m);
 
 #endif

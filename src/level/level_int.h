@@ -43,18 +43,7 @@
 #include "platform/trace_rec.h"
 #include "strata/node.h"
 
-/* ---- mailbox states and controls (SPEC §3) ---------------------------------- */
-enum strata__mbox_state {
-  STRATA_MB_IDLE = 0,
-  STRATA_MB_TASK_READY = 1,
-  STRATA_MB_TASK_DONE = 2,
-  STRATA_MB_SHUTDOWN = 3,
-  STRATA_MB_CONTROL_REQUEST = 4,
-  STRATA_MB_CONTROL_DONE = 5,
-  STRATA_MB_INIT_DONE = 6,
-  STRATA_MB_INIT_FAILED = 7
-};
-
+/* ---- controls (SPEC §3; the mailbox states are in level_ext.h) ---- */
 enum strata__control {
   STRATA_CTL_MALLOC = 1,
   STRATA_CTL_FREE,
@@ -196,6 +185,10 @@ typedef struct strata__child {
   uint32_t first_chip, nchips;     /* leaf chips of its subtree (flat numbering) */
   int alive, wstatus, ready, init_failed;
   int lost;                        /* its death was handled by the loop */
+  int remote;                      /* served by a transport (level_ext.h), no process here */
+  _Atomic int remote_gone;         /* the transport reported it gone (strata__port_lost) */
+  int taken;                       /* the transport took the posted request */
+  char remote_msg[320];            /* why it is gone */
   int killed_for;                  /* 0, or why we killed it (KILL_*) */
   /* the one request in flight */
   int busy;                        /* 0, BUSY_TASK, BUSY_CTL */
@@ -285,6 +278,11 @@ struct strata_node {
   strata_node_orch orch;
   strata__run run;
   strata__ext_slot ext[STRATA_MAX_EXT];
+  /* remote children (level_ext.h) */
+  const strata__remote_ops *rops;
+  void *rctx;
+  int mirror;                      /* a mirror: forks only child mirror_child */
+  uint32_t mirror_child;
 };
 
 /* ---- transport.c: the mailbox, parent side (post and read only) ---- */
@@ -303,6 +301,8 @@ STRATA_HIDDEN int strata__read_task(strata_node *n, uint32_t c, char *msg, size_
 STRATA_HIDDEN void strata__read_init(strata_node *n, uint32_t c);
 
 /* ---- process.c ---- */
+/* SIGKILL child c (through the transport if it is remote). */
+STRATA_HIDDEN void strata__child_kill(strata_node *n, uint32_t c);
 STRATA_HIDDEN int strata__spawn_children(strata_node *n);
 STRATA_HIDDEN int strata__watcher_start(strata_node *n);
 STRATA_HIDDEN void strata__watcher_stop(strata_node *n);
@@ -328,6 +328,10 @@ STRATA_HIDDEN int strata__config_chain(const strata_node_config *cfg, strata_nod
 STRATA_HIDDEN uint32_t strata__config_chips(const strata_node_config *chain, uint32_t levels);
 
 /* ---- worker.c ---- */
+STRATA_HIDDEN int strata__map_segments(strata_node *n);
+STRATA_HIDDEN void strata__layout_child(strata_node *n, uint32_t c);
+STRATA_HIDDEN void strata__unmap_segments(strata_node *n);
+STRATA_HIDDEN strata_node *strata__node_alloc(void);
 /* In a worker child: the next-level worker for child ch of parent. */
 STRATA_HIDDEN int strata__worker_child_create(const strata_node *parent, const strata__child *ch,
                                               strata_node **out);
@@ -341,6 +345,10 @@ STRATA_HIDDEN int strata__worker_lost(strata_node *w, char *msg, size_t len);
 /* Register f (kind what) in w and its children; *id its id. */
 STRATA_HIDDEN int strata__worker_register(strata_node *w, uint32_t what, const strata__func *f,
                                           uint32_t *id);
+
+/* ---- port.c ---- */
+/* Ask the registered transport whether it serves n's worker children. */
+STRATA_HIDDEN int strata__claim(strata_node *n);
 
 /* ---- callable.c ---- */
 STRATA_HIDDEN int strata__func_resolve(strata__func *f);

@@ -56,7 +56,7 @@ static void init_reply(strata_node *n, uint32_t c, uint32_t st) {
   } else if (st == STRATA_MB_INIT_FAILED && !ch->init_failed) {
     ch->init_failed = 1;
     ch->killed_for = KILL_DEADLINE;
-    kill(ch->pid, SIGKILL); /* its queued work fails once it is reaped */
+    strata__child_kill(n, c); /* its queued work fails once it is reaped */
   }
 }
 
@@ -137,6 +137,8 @@ static void lost_msg(strata_node *n, uint32_t c, int *status, char *msg, size_t 
     *status = STRATA_ETIMEDOUT;
     snprintf(msg, len, "was stopped (SIGSTOP?) past the %u ms deadline and was killed",
              n->cfg.task_timeout_ms);
+  } else if (ch->remote) {
+    snprintf(msg, len, "%s", ch->remote_msg);
   } else if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST) {
     snprintf(msg, len, "lost part of its subtree: %s", strata__mbox(n, c)->errmsg);
   } else {
@@ -151,7 +153,7 @@ static void reap(strata_node *n) {
   strata__reap(n);
   for (uint32_t c = 0; c < n->nchildren; c++) {
     strata__child *ch = &n->child[c];
-    if (ch->alive || ch->pid == 0 || ch->lost) continue;
+    if (ch->alive || (ch->pid == 0 && !ch->remote) || ch->lost) continue;
     char msg[384];
     int status;
     lost_msg(n, c, &status, msg, sizeof(msg));
@@ -176,7 +178,7 @@ static int kill_stopped(strata_node *n, uint32_t waiter) {
     strata__child *ch = &n->child[c];
     if (!ch->alive || !strata__child_stopped(ch)) continue;
     ch->killed_for = KILL_STOPPED;
-    kill(ch->pid, SIGKILL);
+    strata__child_kill(n, c);
     snprintf(msg, sizeof(msg), "%s is stopped (SIGSTOP?) and made no progress for %u ms%s%s; "
              "it was killed: send SIGCONT sooner or raise STRATA_NODE_TASK_TIMEOUT_MS",
              strata__child_name(n, c, name, sizeof(name)), n->cfg.task_timeout_ms,
@@ -199,7 +201,7 @@ static void expire(strata_node *n, uint64_t now) {
     }
     if (ch->killed_for) continue;
     ch->killed_for = KILL_DEADLINE;
-    kill(ch->pid, SIGKILL); /* failed as timed out once reaped */
+    strata__child_kill(n, c); /* failed as timed out once reaped */
     strata__trace_instant("deadline kill", ch->path, 0, STRATA_TT_LEVEL);
   }
 }
@@ -322,7 +324,7 @@ static void ctl_abandon(strata_node *n, uint32_t c, strata__ctl *q) {
   strata__child *ch = &n->child[c];
   if (ch->ctl == q) {
     ch->killed_for = KILL_DEADLINE;
-    kill(ch->pid, SIGKILL);
+    strata__child_kill(n, c);
     ch->busy = BUSY_NONE;
     ch->ctl = NULL;
   }

@@ -29,7 +29,12 @@
 /* ---- names ------------------------------------------------------------------ */
 const char *strata__child_name(const strata_node *n, uint32_t c, char *buf, size_t len) {
   const strata__child *ch = &n->child[c];
-  snprintf(buf, len, "%s%s%s (pid %d)", n->path, n->path[0] ? " / " : "", ch->path, (int)ch->pid);
+  char where[96];
+  if (ch->remote)
+    n->rops->where(n->rctx, c, where, sizeof(where));
+  else
+    snprintf(where, sizeof(where), "pid %d", (int)ch->pid);
+  snprintf(buf, len, "%s%s%s (%s)", n->path, n->path[0] ? " / " : "", ch->path, where);
   return buf;
 }
 
@@ -38,7 +43,9 @@ void strata__child_died_msg(const strata_node *n, uint32_t c, const char *during
   char name[160];
   int st = n->child[c].wstatus;
   strata__child_name(n, c, name, sizeof(name));
-  if (WIFSIGNALED(st))
+  if (n->child[c].remote)
+    snprintf(buf, len, "%s %s during %s", name, n->child[c].remote_msg, during);
+  else if (WIFSIGNALED(st))
     snprintf(buf, len, "%s died (killed by signal %d) during %s", name, WTERMSIG(st), during);
   else
     snprintf(buf, len, "%s exited with status %d during %s", name, WEXITSTATUS(st), during);
@@ -61,6 +68,12 @@ int strata__child_stopped(const strata__child *ch) {
 int strata__spawn_children(strata_node *n) {
   fflush(NULL); /* no buffered output duplicated into the children */
   for (uint32_t c = 0; c < n->nchildren; c++) {
+    strata__child *ch = &n->child[c];
+    if (n->rops && ch->kind == STRATA_CHILD_WORKER) { /* served by the transport */
+      ch->remote = ch->alive = 1;
+      continue;
+    }
+    if (n->mirror && c != n->mirror_child) continue; /* hosted elsewhere */
     pid_t pid = fork();
     if (pid == 0) strata__child_main(n, c);
     if (pid < 0)
@@ -71,6 +84,13 @@ int strata__spawn_children(strata_node *n) {
     n->child[c].pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   }
   return 0;
+}
+
+void strata__child_kill(strata_node *n, uint32_t c) {
+  if (n->child[c].remote)
+    n->rops->kill(n->rctx, c);
+  else if (n->child[c].pid > 0)
+    kill(n->child[c].pid, SIGKILL);
 }
 
 /* ---- the watcher thread -------------------------------------------------------- */
@@ -85,7 +105,7 @@ static void *watch_main(void *arg) {
   int fallback = 0;
   for (uint32_t c = 0; c < n->nchildren; c++) {
     fds[c] = (struct pollfd){n->child[c].pidfd, POLLIN, 0};
-    fallback |= n->child[c].pidfd < 0;
+    fallback |= n->child[c].pidfd < 0 && !n->child[c].remote; /* remote: the transport reports */
   }
   fds[n->nchildren] = (struct pollfd){n->watch_efd, POLLIN, 0};
   while (!load_acquire(&n->watcher_stop)) { /* pairs with watcher_stop's release */
@@ -129,7 +149,10 @@ int strata__reap(strata_node *n) {
   xchg(&n->deaths, 0); /* pairs with report_death's release */
   for (uint32_t c = 0; c < n->nchildren; c++) {
     strata__child *ch = &n->child[c];
-    if (!ch->alive || waitpid(ch->pid, &ch->wstatus, WNOHANG) != ch->pid) continue;
+    if (!ch->alive) continue;
+    if (ch->remote ? !load_acquire(&ch->remote_gone) /* pairs with strata__port_lost */
+                   : waitpid(ch->pid, &ch->wstatus, WNOHANG) != ch->pid)
+      continue;
     ch->alive = 0;
     died++;
     for (uint32_t e = 0; e < STRATA_MAX_EXT; e++) /* abort its peers' waits first */
@@ -154,7 +177,7 @@ static void ask_to_stop(strata_node *n) {
     if (ch->busy || st == STRATA_MB_TASK_READY || st == STRATA_MB_CONTROL_REQUEST ||
         (!ch->ready && st != STRATA_MB_INIT_DONE)) {
       ch->killed_for = KILL_TEARDOWN;
-      kill(ch->pid, SIGKILL);
+      strata__child_kill(n, c);
     } else {
       strata__post_shutdown(n, c);
     }
@@ -170,12 +193,14 @@ void strata__teardown(strata_node *n) {
   }
   for (uint32_t c = 0; c < n->nchildren; c++) {
     strata__child *ch = &n->child[c];
-    if (ch->alive) {
+    if (ch->alive && ch->remote) {
+      strata__child_kill(n, c); /* its transport ends it; nothing to reap here */
+    } else if (ch->alive) {
       kill(ch->pid, SIGKILL);
       while (waitpid(ch->pid, &ch->wstatus, 0) < 0 && errno == EINTR) {
       }
-      ch->alive = 0;
     }
+    ch->alive = 0;
   }
   strata__watcher_stop(n);
   for (uint32_t c = 0; c < n->nchildren; c++)

@@ -120,6 +120,7 @@ static int check_args(strata_node *n, const strata_args *a) {
     if (a->tags[i] == STRATA_OUTPUT)
       return bad(n, STRATA_INVALID_ARGS, "a tensor is OUTPUT; allocate it with "
                  "strata_node_orch_alloc and pass OUTPUT_EXISTING");
+    if (!d && a->tags[i] == STRATA_NO_DEP && !a->tensors[i].bytes) continue; /* a stand-in */
     if (d < lo || d + a->tensors[i].bytes > hi)
       return bad(n, STRATA_INVALID_ARGS, "a tensor is not in the tree's device memory; "
                  "allocate it with strata_node_malloc/orch_alloc");
@@ -246,12 +247,13 @@ int strata__orch_check(strata_node_orch *o) {
 /* The kind of function a child runs, and whether child c can run it. */
 static int check_member(strata_node *n, const strata_node_member *m) {
   if (!m->args) return bad(n, STRATA_INVALID_ARGS, "a member has no args");
-  uint32_t nchild = n->cfg.chips ? n->cfg.chips : n->cfg.workers;
-  uint32_t kind = n->cfg.chips ? STRATA_FN_ORCH : STRATA_FN_LEVEL_ORCH;
+  int l3 = n->cfg.level == 3; /* above, cfg.chips only describes the L3s below */
+  uint32_t nchild = l3 ? n->cfg.chips : n->cfg.workers;
+  uint32_t kind = l3 ? STRATA_FN_ORCH : STRATA_FN_LEVEL_ORCH;
   char what[160];
   if (m->chip >= nchild) {
     snprintf(what, sizeof(what), "child %u does not exist (%u %s children)", m->chip, nchild,
-             n->cfg.chips ? "chip" : "worker");
+             l3 ? "chip" : "worker");
     return bad(n, STRATA_INVALID_ARGS, what);
   }
   if (m->orch >= n->reg.n[kind]) {

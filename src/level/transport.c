@@ -15,6 +15,7 @@ static void post(strata_node *n, uint32_t c, uint32_t state) {
   strata__mailbox *mb = strata__mbox(n, c);
   store_release(&mb->state, state); /* pairs with load_acquire in the child's serve() */
   strata__event_signal(&mb->child_ev);
+  if (n->child[c].remote) n->rops->posted(n->rctx, c); /* the transport carries it */
 }
 
 void strata__post_task(strata_node *n, uint32_t c, const strata__ltask *t, uint32_t member) {

@@ -11,7 +11,7 @@
 #include "level/level_int.h"
 
 /* ---- create ------------------------------------------------------------------ */
-static strata_node *node_alloc(void) {
+strata_node *strata__node_alloc(void) {
   strata_node *n = strata__calloc(1, sizeof(*n));
   if (!n) return NULL;
   n->orch.node = n;
@@ -28,7 +28,7 @@ int strata_node_create(const strata_node_config *cfg, strata_node **out) {
   uint32_t levels = 0;
   int rc = strata__config_chain(cfg, chain, &levels);
   if (rc) return rc;
-  strata_node *n = node_alloc();
+  strata_node *n = strata__node_alloc();
   if (!n) return strata__fail(STRATA_ENOMEM, "cannot allocate the worker object");
   n->cfg = chain[0];
   n->cfg.worker_cfg = NULL; /* the chain is copied: no pointer into the caller's memory */
@@ -41,7 +41,7 @@ int strata_node_create(const strata_node_config *cfg, strata_node **out) {
 
 int strata__worker_child_create(const strata_node *parent, const strata__child *ch,
                                 strata_node **out) {
-  strata_node *n = node_alloc();
+  strata_node *n = strata__node_alloc();
   if (!n) return strata__fail(STRATA_ENOMEM, "cannot allocate the worker object");
   n->cfg = parent->wcfg[0];
   for (uint32_t k = 1; k < parent->nwcfg; k++) n->wcfg[k - 1] = parent->wcfg[k];
@@ -134,7 +134,7 @@ int strata_node_register_by_name(strata_node *n, strata_fn_kind kind, const char
 }
 
 /* ---- init ------------------------------------------------------------------------ */
-static int map_segments(strata_node *n) {
+int strata__map_segments(strata_node *n) {
   n->nchildren = (n->cfg.level == 3 ? n->cfg.chips : n->cfg.workers) + n->cfg.subs;
   n->ctl_bytes = STRATA_NODE_HDR_BYTES + (size_t)n->nchildren * STRATA_MBOX_BYTES;
   n->ctl = strata__shm_map("ctl", n->ctl_bytes);
@@ -158,7 +158,7 @@ static int map_segments(strata_node *n) {
   return 0;
 }
 
-static void layout_child(strata_node *n, uint32_t c) {
+void strata__layout_child(strata_node *n, uint32_t c) {
   strata__child *ch = &n->child[c];
   uint32_t nk = n->cfg.level == 3 ? n->cfg.chips : n->cfg.workers, per = n->total_chips / nk;
   ch->kind = c >= nk ? STRATA_CHILD_SUB : n->cfg.level == 3 ? STRATA_CHILD_CHIP : STRATA_CHILD_WORKER;
@@ -222,7 +222,7 @@ static int init_barrier(strata_node *n) {
   return rc ? barrier_error(n) : 0;
 }
 
-static void unmap_segments(strata_node *n) {
+void strata__unmap_segments(strata_node *n) {
   if (n->devmem_owned) strata__shm_unmap(n->devmem, n->devmem_bytes);
   if (n->devmem_owned) n->devmem = NULL;
   strata__shm_unmap(n->ctl, n->ctl_bytes);
@@ -232,10 +232,13 @@ static void unmap_segments(strata_node *n) {
 int strata_node_init(strata_node *n) {
   if (!n) return strata__fail(STRATA_EINVAL, "node_init: node is NULL");
   if (n->initialized || n->ctl) return strata__fail(STRATA_EBUSY, "node_init: already initialised");
-  int rc = map_segments(n);
+  int rc = strata__claim(n); /* a transport may serve the worker children (level_ext.h) */
+  if (rc) return rc;
+  rc = strata__map_segments(n);
   if (rc) goto err_unmap;
-  for (uint32_t c = 0; c < n->nchildren; c++) layout_child(n, c);
+  for (uint32_t c = 0; c < n->nchildren; c++) strata__layout_child(n, c);
   rc = strata__spawn_children(n);
+  if (rc == 0 && n->rops) rc = n->rops->start(n, n->rctx); /* forks, then its threads */
   if (rc == 0) rc = strata__watcher_start(n); /* the first thread: after every fork */
   n->init_deadline = strata__deadline_ms(n->cfg.startup_timeout_ms);
   if (rc == 0 && n->cfg.init_barrier) rc = init_barrier(n);
@@ -244,8 +247,10 @@ int strata_node_init(strata_node *n) {
   return 0;
 err_teardown:
   strata__teardown(n);
+  if (n->rops) n->rops->stop(n, n->rctx);
+  n->rops = NULL;
 err_unmap:
-  unmap_segments(n);
+  strata__unmap_segments(n);
   return rc;
 }
 
@@ -282,7 +287,8 @@ int strata_node_close(strata_node *n) {
     if (n->ext[e].ops && n->ext[e].ops->close) n->ext[e].ops->close(n, n->ext[e].ctx);
   if (n->ctl) strata__teardown(n);
   strata__watcher_stop(n);
-  unmap_segments(n);
+  if (n->rops) n->rops->stop(n, n->rctx);
+  strata__unmap_segments(n);
   strata__run_free(n);
   strata__free(n);
   return 0;

@@ -1,0 +1,243 @@
+/* port.c - the engine's side of remote children (level_ext.h): the claim of
+ * a transport, the bridge (a remote child's mailbox taken and answered by
+ * the transport instead of a process) and the mirror (the one child a rank
+ * hosts, forked from a worker of the same configuration). Requests and
+ * replies travel as strata__mbox_msg: device addresses as offsets into the
+ * tree's device memory (the same layout on every rank), callables by name,
+ * extensions by name; no pointer leaves the process.
+ */
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "level/level_int.h"
+
+static strata__claim_fn transport_claim;
+
+void strata__level_register_transport(strata__claim_fn claim) { transport_claim = claim; }
+
+int strata__claim(strata_node *n) {
+  return transport_claim && strata__level_is_root_upper(n) ? transport_claim(n) : 0;
+}
+
+void strata__level_set_remote(strata_node *n, const strata__remote_ops *ops, void *ctx) {
+  n->rops = ops;
+  n->rctx = ctx;
+}
+
+uint32_t strata__level_workers(const strata_node *n) {
+  return n && n->cfg.level > 3 ? n->cfg.workers : 0;
+}
+
+int strata__level_is_root_upper(const strata_node *n) {
+  return n && !n->devmem && !n->mirror && n->cfg.level > 3;
+}
+
+int strata__level_set_workers(strata_node *n, uint32_t workers, const char *why) {
+  uint32_t now = n->cfg.workers;
+  if (now == workers) return 0;
+  if ((n->cfg.field_mask & STRATA_NCFG_WORKERS) || workers == 0 ||
+      workers + n->cfg.subs > STRATA_NODE_MAX_CHILDREN)
+    return strata__fail(STRATA_EINVAL, "L%u worker: workers = %u but %s gives %u; leave "
+                        "workers unset (it follows the number of ranks) or start %u ranks",
+                        n->cfg.level, now, why, workers, now);
+  n->total_chips = n->total_chips / now * workers;
+  n->cfg.workers = workers;
+  return 0;
+}
+
+/* ---- addresses and callables on the way out and in ---------------------------- */
+/* A device address as 1 + its offset in the tree (0: NULL or not device memory). */
+static uint64_t to_off(const strata_node *n, uint64_t addr) {
+  uintptr_t lo = (uintptr_t)n->tree_mem;
+  return addr >= lo && addr < lo + n->tree_bytes ? addr - lo + 1 : 0;
+}
+
+static uint64_t from_off(const strata_node *n, uint64_t off) {
+  return off ? (uint64_t)(uintptr_t)n->tree_mem + off - 1 : 0;
+}
+
+/* In a mirror: an address in the memory of the chips this rank hosts, else
+ * 0 (another rank's buffer orders the task there but cannot be read here). */
+static uint64_t here(const strata_node *m, uint64_t addr) {
+  const strata__child *ch = &m->child[m->mirror_child];
+  uint64_t lo = (uint64_t)(uintptr_t)m->tree_mem + (uint64_t)ch->first_chip * m->cfg.devmem_bytes;
+  return addr >= lo && addr < lo + (uint64_t)ch->nchips * m->cfg.devmem_bytes ? addr : 0;
+}
+
+static void map_args(const strata_node *n, strata_args *a, int out) {
+  for (uint32_t i = 0; i < a->ntensors && i < STRATA_MAX_TENSOR_ARGS; i++) {
+    strata_tensor *t = &a->tensors[i];
+    uint64_t d = (uint64_t)(uintptr_t)t->data, b = (uint64_t)(uintptr_t)t->base;
+    t->data = (void *)(uintptr_t)(out ? to_off(n, d) : here(n, from_off(n, d)));
+    t->base = (void *)(uintptr_t)(out ? to_off(n, b) : t->data ? from_off(n, b) : 0);
+    a->outputs[i] = NULL; /* host pointers of the submitting process */
+  }
+}
+
+/* A callable registered by pointer travels by its symbol name. */
+static int func_by_name(strata__func *f, char *msg, size_t len) {
+  Dl_info info;
+  if (f->spec[0]) return 0;
+  if (dladdr((void *)(uintptr_t)f->fn, &info) && info.dli_sname) {
+    snprintf(f->spec, sizeof(f->spec), "%s", info.dli_sname);
+    return 0;
+  }
+  snprintf(msg, len, "'%s' was registered by pointer after init and has no symbol name to "
+           "travel by: register it before strata_node_init, or with "
+           "strata_node_register_by_name (link the program with -rdynamic)", f->name);
+  return -1;
+}
+
+static int is_device_control(uint32_t cmd) {
+  return cmd == STRATA_CTL_FREE || cmd == STRATA_CTL_COPY_TO || cmd == STRATA_CTL_COPY_FROM;
+}
+
+/* ---- bridge side ------------------------------------------------------------------ */
+int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
+  strata__child *ch = &n->child[c];
+  strata__mailbox *mb = strata__mbox(n, c);
+  uint32_t st = load_acquire(&mb->state); /* pairs with the engine's post (release) */
+  if (ch->taken || (st != STRATA_MB_TASK_READY && st != STRATA_MB_CONTROL_REQUEST &&
+                    st != STRATA_MB_SHUTDOWN))
+    return 0;
+  ch->taken = 1;
+  memset(m, 0, offsetof(strata__mbox_msg, blob));
+  m->state = st;
+  m->command = mb->command;
+  m->task_id = mb->task_id;
+  m->blob_len = st == STRATA_MB_SHUTDOWN ? 0 : mb->blob_len;
+  memcpy(m->arg, mb->arg, sizeof(m->arg));
+  memcpy(m->blob, mb->blob, m->blob_len);
+  const strata__ext_ops *ext = (const strata__ext_ops *)(uintptr_t)mb->ext;
+  if (st == STRATA_MB_CONTROL_REQUEST && ext) snprintf(m->ext, sizeof(m->ext), "%s", ext->name);
+  if (st == STRATA_MB_TASK_READY) map_args(n, (strata_args *)(void *)m->blob, 1);
+  if (st == STRATA_MB_CONTROL_REQUEST && is_device_control(m->command))
+    m->arg[0] = to_off(n, m->arg[0]);
+  if (st == STRATA_MB_CONTROL_REQUEST && m->command == STRATA_CTL_REGISTER &&
+      func_by_name((strata__func *)(void *)m->blob, m->errmsg, sizeof(m->errmsg)))
+    return -1;
+  return 1;
+}
+
+void strata__port_reply(strata_node *n, uint32_t c, const strata__mbox_msg *m) {
+  strata__mailbox *mb = strata__mbox(n, c);
+  mb->error_code = m->error_code;
+  mb->result = m->command == STRATA_CTL_MALLOC && m->state == STRATA_MB_CONTROL_DONE
+                   ? from_off(n, m->result) : m->result;
+  if (m->state == STRATA_MB_INIT_DONE) mb->result = 0; /* its pids live on another host */
+  mb->elapsed_ns = m->elapsed_ns;
+  snprintf(mb->errmsg, sizeof(mb->errmsg), "%s", m->errmsg);
+  if (m->blob_len && m->state != STRATA_MB_INIT_DONE) memcpy(mb->blob, m->blob, m->blob_len);
+  n->child[c].taken = 0;
+  store_release(&mb->state, m->state); /* pairs with the loop's read_state */
+  strata__event_signal(&n->hdr->parent_ev);
+}
+
+void strata__port_lost(strata_node *n, uint32_t c, int wstatus, const char *msg) {
+  strata__child *ch = &n->child[c];
+  snprintf(ch->remote_msg, sizeof(ch->remote_msg), "%s", msg);
+  ch->wstatus = wstatus;
+  store_release(&ch->remote_gone, 1); /* pairs with strata__reap's acquire */
+  store_release(&n->deaths, 1);
+  strata__event_signal(&n->hdr->parent_ev);
+}
+
+/* ---- mirror side ------------------------------------------------------------------- */
+int strata__mirror_create(const strata_node *n, uint32_t c, strata_node **out) {
+  strata_node *m = strata__node_alloc();
+  if (!m) return strata__fail(STRATA_ENOMEM, "cannot allocate the worker object");
+  m->cfg = n->cfg;
+  memcpy(m->wcfg, n->wcfg, sizeof(m->wcfg));
+  m->nwcfg = n->nwcfg;
+  m->reg = n->reg;
+  m->total_chips = n->total_chips;
+  m->mirror = 1;
+  m->mirror_child = c;
+  int rc = strata__map_segments(m);
+  for (uint32_t k = 0; rc == 0 && k < m->nchildren; k++) strata__layout_child(m, k);
+  if (rc == 0 && c >= m->nchildren)
+    rc = strata__fail(STRATA_EINVAL, "mirror of child %u: the worker has %u", c, m->nchildren);
+  if (rc == 0) rc = strata__spawn_children(m); /* only child c (spawn skips the others) */
+  if (rc) {
+    strata__unmap_segments(m);
+    strata__free(m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg, const strata__ext_ops *ext) {
+  uint32_t c = m->mirror_child;
+  strata__mailbox *mb = strata__mbox(m, c);
+  mb->command = msg->command;
+  mb->task_id = msg->task_id;
+  memcpy(mb->arg, msg->arg, sizeof(mb->arg));
+  mb->ext = (uint64_t)(uintptr_t)ext;
+  mb->blob_len = msg->blob_len;
+  memcpy(mb->blob, msg->blob, msg->blob_len);
+  if (msg->state == STRATA_MB_TASK_READY) map_args(m, (strata_args *)(void *)mb->blob, 0);
+  if (msg->state == STRATA_MB_CONTROL_REQUEST && is_device_control(msg->command))
+    mb->arg[0] = from_off(m, msg->arg[0]);
+  store_release(&mb->state, msg->state); /* pairs with load_acquire in the child's serve() */
+  strata__event_signal(&mb->child_ev);
+}
+
+int strata__mirror_poll(strata_node *m, strata__mbox_msg *out) {
+  strata__mailbox *mb = strata__mbox(m, m->mirror_child);
+  uint32_t st = load_acquire(&mb->state); /* pairs with the child's reply (release) */
+  if (st != STRATA_MB_TASK_DONE && st != STRATA_MB_CONTROL_DONE && st != STRATA_MB_INIT_DONE &&
+      st != STRATA_MB_INIT_FAILED)
+    return 0;
+  memset(out, 0, offsetof(strata__mbox_msg, blob));
+  out->state = st;
+  out->command = mb->command;
+  out->error_code = mb->error_code;
+  out->result = mb->result;
+  out->elapsed_ns = mb->elapsed_ns;
+  snprintf(out->errmsg, sizeof(out->errmsg), "%s", mb->errmsg);
+  if (st == STRATA_MB_CONTROL_DONE && mb->command == STRATA_CTL_MALLOC)
+    out->result = to_off(m, mb->result);
+  if (st == STRATA_MB_INIT_DONE) { /* the subtree's pids, for this host's tooling */
+    out->blob_len = (uint32_t)(mb->result < STRATA_MAX_TREE_PIDS ? mb->result : 0) * sizeof(pid_t);
+    memcpy(out->blob, mb->blob, out->blob_len);
+  }
+  if (st == STRATA_MB_CONTROL_DONE && mb->command == STRATA_CTL_COPY_FROM && !mb->error_code) {
+    out->blob_len = (uint32_t)mb->arg[1];
+    memcpy(out->blob, mb->blob, out->blob_len);
+  }
+  store_release(&mb->state, STRATA_MB_IDLE);
+  return 1;
+}
+
+int strata__mirror_dead(strata_node *m, int *wstatus, char *msg, size_t len) {
+  strata__child *ch = &m->child[m->mirror_child];
+  if (ch->alive && waitpid(ch->pid, &ch->wstatus, WNOHANG) == ch->pid) ch->alive = 0;
+  if (ch->alive) return 0;
+  *wstatus = ch->wstatus;
+  if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST)
+    snprintf(msg, len, "lost part of its subtree: %s", strata__mbox(m, m->mirror_child)->errmsg);
+  else
+    strata__child_died_msg(m, m->mirror_child, "its work", msg, len);
+  return 1;
+}
+
+void strata__mirror_kill(strata_node *m) {
+  strata__child *ch = &m->child[m->mirror_child];
+  if (ch->alive) kill(ch->pid, SIGKILL);
+}
+
+strata__event *strata__mirror_event(strata_node *m) { return &m->hdr->parent_ev; }
+
+pid_t strata__mirror_pid(const strata_node *m) { return m->child[m->mirror_child].pid; }
+
+void strata__mirror_close(strata_node *m) {
+  if (!m) return;
+  strata__teardown(m);
+  strata__unmap_segments(m);
+  strata__free(m);
+}

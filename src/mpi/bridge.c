@@ -1,0 +1,137 @@
+/* bridge.c - rank 0's side of the remote children (mpi_int.h): the engine's
+ * remote-child ops (level_ext.h), requests taken from the remote mailboxes
+ * and sent to their ranks, replies and losses written back, the readiness
+ * gather (GO once every rank's subtree is INIT_DONE).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mpi/mpi_int.h"
+
+static char hosts[STRATA_MPI_MAX_RANKS][64]; /* written before the INIT_DONE it came with */
+
+static void *thread_main(void *arg) {
+  strata__mpi *st = arg;
+  int rc = strata__mpi_start(st);
+  if (rc == 0) {
+    strata__mpi_loop(st);
+  } else {
+    st->failed = 1;
+    for (int p = 0; p < st->size; p++) strata__bridge_peer_lost(st, p, strata_last_error());
+    while (!load_acquire(&st->stop)) strata__sleep_ms(1); /* pairs with stop()'s release */
+  }
+  strata__mirror_close(st->mirror);
+  st->mirror = NULL;
+  strata__mpi_finish(st);
+  return NULL;
+}
+
+/* In strata_node_init after the engine's own forks: fork rank 0's child,
+ * then start the MPI thread. */
+static int start(strata_node *n, void *ctx) {
+  strata__mpi *st = ctx;
+  (void)n;
+  int rc = strata__mirror_create(st->root, 0, &st->mirror);
+  if (rc == 0) rc = strata__thread_start(&st->thread, thread_main, st, "strata-mpi");
+  st->thread_started = rc == 0;
+  return rc;
+}
+
+static void posted(void *ctx, uint32_t c) {
+  strata__mpi *st = ctx;
+  (void)c;
+  if (st->mirror) strata__event_signal(strata__mirror_event(st->mirror));
+}
+
+static void kill_child(void *ctx, uint32_t c) {
+  strata__mpi *st = ctx;
+  if (c < 32) atomic_fetch_or_explicit(&st->kill_mask_lo, 1u << c, memory_order_release);
+  else atomic_fetch_or_explicit(&st->kill_mask_hi, 1u << (c - 32), memory_order_release);
+  posted(ctx, c);
+}
+
+static void stop(strata_node *n, void *ctx) {
+  strata__mpi *st = ctx;
+  (void)n;
+  store_release(&st->stop, 1); /* pairs with finished() in the loop */
+  if (st->thread_started) {
+    posted(ctx, 0);
+    pthread_join(st->thread, NULL);
+  } else {
+    strata__mirror_close(st->mirror);
+  }
+  strata__free(st);
+}
+
+static const char *where(void *ctx, uint32_t c, char *buf, size_t len) {
+  (void)ctx;
+  snprintf(buf, len, "rank %u%s%s", c, hosts[c % STRATA_MPI_MAX_RANKS][0] ? " on " : "",
+           hosts[c % STRATA_MPI_MAX_RANKS]);
+  return buf;
+}
+
+const strata__remote_ops strata__bridge_ops = {"mpi", start, posted, kill_child, stop, where};
+
+/* ---- the MPI thread's side ------------------------------------------------------- */
+static int take_kill(strata__mpi *st, int c) {
+  _Atomic uint32_t *w = c < 32 ? &st->kill_mask_lo : &st->kill_mask_hi;
+  uint32_t bit = 1u << (c % 32);
+  return (atomic_fetch_and_explicit(w, ~bit, memory_order_acq_rel) & bit) != 0;
+}
+
+static void send_go(strata__mpi *st) {
+  for (int p = 0; p < st->size; p++)
+    if (!st->ready[p]) return;
+  wire_msg w = {.h = {.type = WIRE_GO}};
+  for (int p = 0; p < st->size; p++) strata__mpi_send(st, p, &w);
+  st->go_sent = 1;
+}
+
+void strata__bridge_poll(strata__mpi *st) {
+  wire_msg *w = st->scratch;
+  for (int c = 0; c < st->size; c++) {
+    if (st->gone[c]) continue;
+    if (take_kill(st, c)) {
+      wire_msg k = {.h = {.type = WIRE_KILL, .child = (uint32_t)c}};
+      strata__mpi_send(st, c, &k);
+    }
+    int r = strata__port_take(st->root, (uint32_t)c, &w->m);
+    if (r > 0) {
+      w->h = (wire_hdr){.type = WIRE_REQ, .child = (uint32_t)c};
+      strata__mpi_send(st, c, w);
+    } else if (r < 0) { /* cannot travel: answered here */
+      w->m.state = STRATA_MB_CONTROL_DONE;
+      w->m.error_code = STRATA_EINVAL;
+      strata__port_reply(st->root, (uint32_t)c, &w->m);
+    }
+  }
+  if (!st->go_sent) send_go(st);
+}
+
+void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
+  if (st->gone[from]) return;
+  if (w->h.type == WIRE_REP) {
+    if (w->m.state == STRATA_MB_INIT_DONE) {
+      snprintf(hosts[from], sizeof(hosts[from]), "%s", w->m.errmsg);
+      st->ready[from] = 1;
+    }
+    strata__port_reply(st->root, (uint32_t)from, &w->m);
+  } else if (w->h.type == WIRE_LOST) {
+    st->gone[from] = 1;
+    strata__port_lost(st->root, (uint32_t)from, w->h.wstatus, w->m.errmsg);
+  }
+}
+
+void strata__bridge_peer_lost(strata__mpi *st, int peer, const char *why) {
+  if (peer < 0 || peer >= st->size || st->gone[peer]) return;
+  char msg[320];
+  snprintf(msg, sizeof(msg), "lost: rank %d %s", peer, why);
+  st->gone[peer] = 1;
+  strata__port_lost(st->root, (uint32_t)peer, 9 /* as if killed */, msg);
+}
+
+int strata__bridge_done(strata__mpi *st) {
+  for (int p = 0; p < st->size; p++)
+    if (!st->gone[p]) return 0;
+  return 1;
+}

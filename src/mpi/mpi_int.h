@@ -1,0 +1,147 @@
+/* mpi_int.h - private structures of the multi-host layer (SPEC §6): the
+ * level engine's remote children carried over Open MPI.
+ *
+ * DESIGN
+ * Under `mpirun -np H`, a root worker of level >= 4 has H worker children;
+ * child r is hosted by rank r. Every rank runs one MPI thread (on ranks >= 1
+ * the main thread, which never returns from strata_node_init; on rank 0 a
+ * thread started after every fork), the only caller of MPI in the process.
+ * It plays up to three roles, all polled, none blocking:
+ *
+ *   bridge (rank 0): takes a request the engine posted into remote child r's
+ *                    mailbox (level_ext.h: strata__port_take), sends it to
+ *                    rank r, writes the reply back (strata__port_reply);
+ *   relay  (every rank): posts requests from rank 0 into the mailbox of the
+ *                    one child this rank hosts (its mirror), sends replies,
+ *                    INIT_DONE and the child's death back to rank 0;
+ *   gateway (every rank): the between-node step of hierarchical collectives
+ *                    (gateway.c).
+ *
+ * Rank 0 sends to itself through MPI like to any rank, so every child takes
+ * the same path. Liveness: every rank sends a heartbeat to rank 0 and rank 0
+ * to every rank; a peer silent for STRATA_MPI_PEER_TIMEOUT_MS (or an MPI
+ * error talking to it) is lost. Rank 0 reports its child as lost, naming the
+ * rank; a rank that loses rank 0 kills its subtree and exits. Nothing waits
+ * in MPI: every request is tested against the clock (MPI_ERRORS_RETURN).
+ */
+#ifndef STRATA_MPI_INT_H
+#define STRATA_MPI_INT_H
+
+#include <mpi.h>
+#include <pthread.h>
+
+#include "level/level_ext.h"
+#include "platform/atomics.h"
+#include "platform/event.h"
+#include "platform/platform_int.h"
+
+#define STRATA_MPI_MAX_RANKS 64
+#define STRATA_MPI_TAG_CTRL 1
+#define STRATA_MPI_TAG_GW 2 /* + domain: gateway data */
+
+enum {
+  WIRE_REQ = 1, /* 0 -> r: a mailbox request for child r */
+  WIRE_REP,     /* r -> 0: its reply (or INIT_DONE / INIT_FAILED) */
+  WIRE_LOST,    /* r -> 0: the child is gone (wstatus, message) */
+  WIRE_KILL,    /* 0 -> r: kill the child now */
+  WIRE_HB,      /* both ways: alive */
+  WIRE_GO       /* 0 -> r: every rank is ready */
+};
+
+/* What travels on STRATA_MPI_TAG_CTRL: this header, then the mailbox message
+ * up to its blob_len. */
+typedef struct wire_hdr {
+  uint32_t type, child;
+  int32_t wstatus;
+  uint32_t pad;
+} wire_hdr;
+
+typedef struct wire_msg {
+  wire_hdr h;
+  strata__mbox_msg m;
+} wire_msg;
+
+static inline size_t wire_len(const wire_msg *w) {
+  size_t head = offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob);
+  return w->h.type == WIRE_REQ || w->h.type == WIRE_REP || w->h.type == WIRE_LOST
+             ? head + w->m.blob_len : offsetof(wire_msg, m);
+}
+
+/* A send in flight (its buffer lives until the send completes). */
+typedef struct sendq {
+  MPI_Request req;
+  int peer;
+  struct sendq *next;
+  size_t len;
+  unsigned char buf[];
+} sendq;
+
+struct strata__gw_table; /* gateway.c */
+
+typedef struct strata__mpi {
+  int rank, size;
+  MPI_Comm comm;
+  int mpi_up;                      /* MPI_Init returned */
+  strata_node *root;               /* rank 0: the worker whose children are remote */
+  strata_node *mirror;             /* the child this rank hosts */
+  /* the thread (rank 0) */
+  pthread_t thread;
+  int thread_started;
+  _Atomic uint32_t stop;           /* engine: the worker is closing */
+  _Atomic uint32_t kill_mask_lo;   /* engine: children to kill (bit per rank, 0..31) */
+  _Atomic uint32_t kill_mask_hi;   /* 32..63 */
+  /* control traffic */
+  MPI_Request rreq;
+  wire_msg *rbuf;
+  sendq *sends;
+  /* liveness */
+  uint64_t heard[STRATA_MPI_MAX_RANKS], last_hb, peer_timeout_ns;
+  int lost[STRATA_MPI_MAX_RANKS];
+  int failed;                      /* a peer was lost: no MPI_Finalize */
+  /* bridge (rank 0) */
+  int gone[STRATA_MPI_MAX_RANKS];  /* remote child reported lost */
+  int ready[STRATA_MPI_MAX_RANKS];
+  int go_sent;
+  /* relay */
+  int relay_busy, relay_done;      /* a request in the child's hands; the child is gone */
+  int relay_ready_sent;
+  wire_msg *scratch;               /* one message being built */
+  char host[64];
+  struct strata__gw_table *gw;
+  uint64_t last_activity;
+  strata__event wake;              /* parks the loop when there is no mirror */
+} strata__mpi;
+
+/* ---- transport.c: the MPI thread's loop and the control traffic ---- */
+STRATA_HIDDEN int strata__mpi_start(strata__mpi *st);
+STRATA_HIDDEN void strata__mpi_loop(strata__mpi *st);
+STRATA_HIDDEN void strata__mpi_finish(strata__mpi *st);
+/* Send w (copied) to peer; errors mark the peer lost. */
+STRATA_HIDDEN void strata__mpi_send(strata__mpi *st, int peer, const wire_msg *w);
+STRATA_HIDDEN void strata__mpi_peer_lost(strata__mpi *st, int peer, const char *why);
+STRATA_HIDDEN void strata__mpi_errstr(int rc, char *buf, size_t len);
+
+/* ---- bridge.c (rank 0) ---- */
+STRATA_HIDDEN extern const strata__remote_ops strata__bridge_ops;
+STRATA_HIDDEN void strata__bridge_poll(strata__mpi *st);
+STRATA_HIDDEN void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w);
+STRATA_HIDDEN void strata__bridge_peer_lost(strata__mpi *st, int peer, const char *why);
+STRATA_HIDDEN int strata__bridge_done(strata__mpi *st);
+
+/* ---- relay.c (every rank) ---- */
+STRATA_HIDDEN void strata__relay_poll(strata__mpi *st);
+STRATA_HIDDEN void strata__relay_on(strata__mpi *st, const wire_msg *w);
+STRATA_HIDDEN int strata__serve_rank(strata_node *n, strata__mpi *st) __attribute__((noreturn));
+
+/* ---- gateway.c ---- */
+STRATA_HIDDEN int strata__gw_poll(strata__mpi *st); /* 1 if it moved data */
+STRATA_HIDDEN int strata__gw_active(const strata__mpi *st);
+STRATA_HIDDEN void strata__gw_close_all(strata__mpi *st);
+/* Relay: a hierarchical ALLOC_DOMAIN / RELEASE_DOMAIN on its way to the
+ * child; the gateway maps or drops its segment (msg's blob names it). */
+STRATA_HIDDEN int strata__gw_control(strata__mpi *st, strata__mbox_msg *m);
+
+/* ---- rank.c ---- */
+STRATA_HIDDEN int strata__mpi_env(int *rank, int *size);
+
+#endif

@@ -1,0 +1,69 @@
+/* rank.c - where this process stands under mpirun (from Open MPI's
+ * environment, before any MPI call) and the claim that makes a root worker
+ * of level >= 4 multi-host (level_ext.h): rank 0 keeps the worker with
+ * remote children, every other rank serves its child and never returns.
+ * Compiled without MPI too: then the queries work and nothing is claimed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "strata/mpi.h"
+#include "platform/platform_int.h"
+#if STRATA_HAVE_MPI
+#include "mpi/mpi_int.h"
+#endif
+
+static int env_int(const char *name, int def) {
+  const char *s = getenv(name);
+  char *end;
+  long v = s ? strtol(s, &end, 10) : def;
+  return s && (*end || end == s || v < 0 || v > 1 << 20) ? def : (int)v;
+}
+
+int strata_mpi_rank(void) { return env_int("OMPI_COMM_WORLD_RANK", 0); }
+
+int strata_mpi_size(void) {
+  int n = env_int("OMPI_COMM_WORLD_SIZE", 1);
+  return n > 0 ? n : 1;
+}
+
+int strata_mpi_available(void) { return STRATA_HAVE_MPI; }
+
+#if STRATA_HAVE_MPI
+int strata__mpi_env(int *rank, int *size) {
+  *rank = strata_mpi_rank();
+  *size = strata_mpi_size();
+  return *size > 1 && *rank < *size && strata__env_u64("STRATA_MPI", 1, 0, 1, 0) == 1;
+}
+
+static int claimed; /* MPI starts once per process */
+
+static int claim(strata_node *n) {
+  int rank = 0, size = 1;
+  if (!strata__mpi_env(&rank, &size)) return 0;
+  if (size > STRATA_MPI_MAX_RANKS)
+    return strata__fail(STRATA_EINVAL, "mpirun started %d ranks; at most %d", size,
+                        STRATA_MPI_MAX_RANKS);
+  if (claimed++)
+    return strata__fail(STRATA_EBUSY, "a multi-host worker was already started in this "
+                        "process; create one L4 (or higher) worker per mpirun");
+  int rc = strata__level_set_workers(n, (uint32_t)size, "mpirun -np");
+  strata__mpi *st = rc ? NULL : strata__calloc(1, sizeof(*st));
+  if (!st) return rc ? rc : strata__fail(STRATA_ENOMEM, "out of memory for the MPI transport");
+  st->rank = rank;
+  st->size = size;
+  st->peer_timeout_ns = strata__env_u64("STRATA_MPI_PEER_TIMEOUT_MS", 5000, 100, 3600000, 0) *
+                        STRATA_NS_PER_MS;
+  strata__event_init(&st->wake, 0);
+  if (gethostname(st->host, sizeof(st->host) - 1) != 0) st->host[0] = '\0';
+  if (rank != 0) strata__serve_rank(n, st); /* never returns */
+  st->root = n;
+  strata__level_set_remote(n, &strata__bridge_ops, st);
+  return 0;
+}
+
+__attribute__((constructor)) static void register_transport(void) {
+  strata__level_register_transport(claim);
+}
+#endif

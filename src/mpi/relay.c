@@ -1,0 +1,121 @@
+/* relay.c - every rank's side of its own child (mpi_int.h): requests from
+ * rank 0 posted into the mirror's mailbox, replies, INIT_DONE (with this
+ * host's name) and the child's death sent back; on ranks >= 1 the whole life
+ * of the rank (strata__serve_rank: it never returns to the program).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm/comm_ext.h"
+#include "mpi/mpi_int.h"
+
+static const strata__ext_ops *ext_by_name(const char *name) {
+  const strata__ext_ops *comm = strata__comm_ext_ops();
+  return name[0] && strcmp(name, comm->name) == 0 ? comm : NULL;
+}
+
+static void send_lost(strata__mpi *st, int wstatus, const char *msg) {
+  wire_msg *w = st->scratch;
+  memset(w, 0, offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob));
+  w->h = (wire_hdr){.type = WIRE_LOST, .child = (uint32_t)st->rank, .wstatus = wstatus};
+  snprintf(w->m.errmsg, sizeof(w->m.errmsg), "%s", msg);
+  strata__mpi_send(st, 0, w);
+}
+
+void strata__relay_on(strata__mpi *st, const wire_msg *w) {
+  if (w->h.type == WIRE_KILL) {
+    strata__mirror_kill(st->mirror);
+    return;
+  }
+  if (w->h.type != WIRE_REQ) return; /* HB, GO */
+  if (st->relay_done) return send_lost(st, 0, "is gone");
+  strata__mbox_msg *m = &st->rbuf->m; /* ours until the receive is posted again */
+  const strata__ext_ops *ext = ext_by_name(m->ext);
+  if (m->ext[0] && !ext) {
+    wire_msg *r = st->scratch;
+    memset(r, 0, sizeof(r->h) + offsetof(strata__mbox_msg, blob));
+    r->h = (wire_hdr){.type = WIRE_REP, .child = (uint32_t)st->rank};
+    r->m.state = STRATA_MB_CONTROL_DONE;
+    r->m.error_code = STRATA_ENOSYS;
+    snprintf(r->m.errmsg, sizeof(r->m.errmsg), "extension '%s' is unknown on rank %d", m->ext,
+             st->rank);
+    return strata__mpi_send(st, 0, r);
+  }
+  if (ext) strata__gw_control(st, m); /* hierarchical domains: the gateway's part first */
+  strata__mirror_post(st->mirror, m, ext);
+  st->relay_busy = m->state != STRATA_MB_SHUTDOWN;
+}
+
+/* ---- fault injection (tests): STRATA_FAULT_MPI=<kill|stop|chip>:<rank>:<ms>
+ * on `rank`, <ms> after its first task arrived: SIGKILL or SIGSTOP this
+ * rank's process, or SIGKILL its subtree's chip 1. */
+static pid_t subtree[STRATA__MSG_BLOB_MAX / sizeof(pid_t)];
+static uint32_t nsubtree;
+
+static void fault_check(strata__mpi *st) {
+  static uint64_t armed;
+  static int done;
+  char what[8] = "";
+  unsigned rank = 0, ms = 0;
+  const char *s = getenv("STRATA_FAULT_MPI");
+  if (done || !s || sscanf(s, "%7[a-z]:%u:%u", what, &rank, &ms) != 3 || rank != (unsigned)st->rank)
+    return;
+  if (!armed) armed = st->relay_busy ? strata__now_ns() : 0;
+  if (!armed || strata__now_ns() - armed < (uint64_t)ms * STRATA_NS_PER_MS) return;
+  done = 1;
+  if (strcmp(what, "kill") == 0) raise(SIGKILL);
+  if (strcmp(what, "stop") == 0) raise(SIGSTOP);
+  if (strcmp(what, "chip") == 0 && nsubtree > 1) kill(subtree[1], SIGKILL);
+}
+
+static void init_reply(strata__mpi *st, strata__mbox_msg *m) {
+  nsubtree = m->blob_len / sizeof(pid_t);
+  memcpy(subtree, m->blob, m->blob_len);
+  m->blob_len = 0;
+  snprintf(m->errmsg, sizeof(m->errmsg), "%s", st->host); /* names this rank's host */
+}
+
+void strata__relay_poll(strata__mpi *st) {
+  if (st->relay_done || !st->mirror) return;
+  fault_check(st);
+  wire_msg *w = st->scratch;
+  if (strata__mirror_poll(st->mirror, &w->m)) {
+    w->h = (wire_hdr){.type = WIRE_REP, .child = (uint32_t)st->rank};
+    if (w->m.state == STRATA_MB_INIT_DONE) init_reply(st, &w->m);
+    st->relay_busy = 0;
+    strata__mpi_send(st, 0, w);
+    return;
+  }
+  int wstatus = 0;
+  char msg[320];
+  if (strata__mirror_dead(st->mirror, &wstatus, msg, sizeof(msg))) {
+    st->relay_done = 1;
+    send_lost(st, wstatus, msg);
+  }
+}
+
+/* A rank >= 1: host child `rank` of n, serve rank 0, then leave the process. */
+int strata__serve_rank(strata_node *n, strata__mpi *st) {
+  int rc = strata__mirror_create(n, (uint32_t)st->rank, &st->mirror); /* forks before MPI */
+  char why[320];
+  snprintf(why, sizeof(why), "%s", rc ? strata_last_error() : "");
+  if (strata__mpi_start(st) != 0) {
+    fprintf(stderr, "strata: rank %d: %s\n", st->rank, strata_last_error());
+    strata__mirror_close(st->mirror);
+    _exit(1);
+  }
+  if (rc) {
+    st->relay_done = 1;
+    send_lost(st, 1 << 8, why);
+  }
+  strata__mpi_loop(st);
+  strata__mirror_close(st->mirror);
+  st->mirror = NULL;
+  int failed = st->failed;
+  strata__mpi_finish(st);
+  fflush(NULL);
+  _exit(failed ? 1 : 0);
+}

@@ -1,0 +1,184 @@
+/* transport.c - the MPI thread of a rank (mpi_int.h): MPI start-up with
+ * MPI_ERRORS_RETURN, the control traffic (one posted receive, sends queued
+ * until they complete), heartbeats and the peer deadline, and the loop that
+ * polls the bridge, the relay and the gateways, parking briefly when idle.
+ * The only code that calls MPI outside gateway.c.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "mpi/mpi_int.h"
+
+#define HB_EVERY_NS (250ull * STRATA_NS_PER_MS)
+#define SPIN_AFTER_WORK_NS (2ull * STRATA_NS_PER_MS) /* poll without parking after activity */
+#define PARK_IDLE_NS (1ull * STRATA_NS_PER_MS)
+#define PARK_GW_NS (50ull * 1000)                    /* while domains exist */
+
+void strata__mpi_errstr(int rc, char *buf, size_t len) {
+  char s[MPI_MAX_ERROR_STRING];
+  int n = 0;
+  if (MPI_Error_string(rc, s, &n) != MPI_SUCCESS) n = snprintf(s, sizeof(s), "MPI error %d", rc);
+  snprintf(buf, len, "%.*s", n, s);
+}
+
+static void post_recv(strata__mpi *st) {
+  int rc = MPI_Irecv(st->rbuf, (int)sizeof(wire_msg), MPI_BYTE, st->rank == 0 ? MPI_ANY_SOURCE : 0,
+                     STRATA_MPI_TAG_CTRL, st->comm, &st->rreq);
+  if (rc != MPI_SUCCESS) st->rreq = MPI_REQUEST_NULL, strata__mpi_peer_lost(st, 0, "MPI_Irecv failed");
+}
+
+int strata__mpi_start(strata__mpi *st) {
+  int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+  if (rc != MPI_SUCCESS)
+    return strata__fail(STRATA_ENDPOINT_FAILURE, "rank %d: MPI_Init_thread failed (%d); is "
+                        "this run under mpirun with Open MPI installed on every host?", st->rank, rc);
+  st->mpi_up = 1;
+  MPI_Comm_dup(MPI_COMM_WORLD, &st->comm);
+  MPI_Comm_set_errhandler(st->comm, MPI_ERRORS_RETURN); /* every failure comes back to us */
+  int r = 0, s = 0;
+  MPI_Comm_rank(st->comm, &r);
+  MPI_Comm_size(st->comm, &s);
+  if (r != st->rank || s != st->size)
+    return strata__fail(STRATA_EINVAL, "MPI says rank %d of %d, the environment %d of %d: "
+                        "start the program with mpirun", r, s, st->rank, st->size);
+  st->rbuf = strata__calloc(1, sizeof(wire_msg));
+  st->scratch = strata__calloc(1, sizeof(wire_msg));
+  if (!st->rbuf || !st->scratch) return strata__fail(STRATA_ENOMEM, "out of memory for MPI buffers");
+  uint64_t now = strata__now_ns();
+  for (int p = 0; p < st->size; p++) st->heard[p] = now;
+  post_recv(st);
+  return 0;
+}
+
+/* ---- sends ------------------------------------------------------------------------ */
+void strata__mpi_send(strata__mpi *st, int peer, const wire_msg *w) {
+  if (st->lost[peer]) return;
+  size_t len = wire_len(w);
+  sendq *q = strata__calloc(1, sizeof(*q) + len);
+  if (!q) return strata__mpi_peer_lost(st, peer, "out of memory sending to it");
+  memcpy(q->buf, w, len);
+  q->len = len;
+  q->peer = peer;
+  int rc = MPI_Isend(q->buf, (int)len, MPI_BYTE, peer, STRATA_MPI_TAG_CTRL, st->comm, &q->req);
+  if (rc != MPI_SUCCESS) {
+    char e[160];
+    strata__mpi_errstr(rc, e, sizeof(e));
+    strata__free(q);
+    return strata__mpi_peer_lost(st, peer, e);
+  }
+  q->next = st->sends;
+  st->sends = q;
+}
+
+static void progress_sends(strata__mpi *st) {
+  for (sendq **pp = &st->sends; *pp;) {
+    sendq *q = *pp;
+    int done = 0, rc = MPI_Test(&q->req, &done, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) strata__mpi_peer_lost(st, q->peer, "a send to it failed");
+    if (!done && rc == MPI_SUCCESS && !st->lost[q->peer]) {
+      pp = &q->next;
+      continue;
+    }
+    if (!done) MPI_Cancel(&q->req), MPI_Request_free(&q->req);
+    *pp = q->next;
+    strata__free(q);
+  }
+}
+
+static int sends_pending(const strata__mpi *st) { return st->sends != NULL; }
+
+/* ---- liveness ------------------------------------------------------------------------ */
+void strata__mpi_peer_lost(strata__mpi *st, int peer, const char *why) {
+  if (peer < 0 || peer >= st->size || st->lost[peer] || peer == st->rank) return;
+  st->lost[peer] = 1;
+  st->failed = 1;
+  if (st->root) strata__bridge_peer_lost(st, peer, why);
+  else if (peer == 0) { /* rank 0 is gone: nobody will ask this rank for anything */
+    fprintf(stderr, "strata: rank %d: lost rank 0 (%s); ending this rank's subtree\n", st->rank,
+            why);
+    if (st->mirror) strata__mirror_kill(st->mirror);
+  }
+}
+
+static void heartbeat(strata__mpi *st, uint64_t now) {
+  if (now - st->last_hb >= HB_EVERY_NS) {
+    wire_msg w = {.h = {.type = WIRE_HB}};
+    for (int p = 0; p < st->size; p++)
+      if (p != st->rank && (st->rank == 0 || p == 0)) strata__mpi_send(st, p, &w);
+    st->last_hb = now;
+  }
+  for (int p = 0; p < st->size; p++) {
+    if (p == st->rank || st->lost[p] || (st->rank != 0 && p != 0)) continue;
+    if (now > st->heard[p] + st->peer_timeout_ns) { /* heard may be later than now */
+      char why[160];
+      snprintf(why, sizeof(why), "sent nothing for %llu ms: stopped (SIGSTOP?), killed, or "
+               "its host is unreachable", (unsigned long long)(st->peer_timeout_ns / STRATA_NS_PER_MS));
+      strata__mpi_peer_lost(st, p, why);
+    }
+  }
+}
+
+/* ---- receives ----------------------------------------------------------------------------- */
+static int progress_recv(strata__mpi *st) {
+  int moved = 0;
+  while (st->rreq != MPI_REQUEST_NULL) {
+    int done = 0;
+    MPI_Status s;
+    int rc = MPI_Test(&st->rreq, &done, &s);
+    if (rc != MPI_SUCCESS) {
+      st->rreq = MPI_REQUEST_NULL;
+      strata__mpi_peer_lost(st, st->rank == 0 ? 1 : 0, "receiving failed");
+      break;
+    }
+    if (!done) break;
+    int from = s.MPI_SOURCE;
+    if (from >= 0 && from < st->size) st->heard[from] = strata__now_ns();
+    if (st->rbuf->h.type != WIRE_HB) moved = 1;
+    if (st->rank == 0 && from >= 0 && from < st->size) strata__bridge_on(st, from, st->rbuf);
+    if (from == 0) strata__relay_on(st, st->rbuf);
+    post_recv(st);
+  }
+  return moved;
+}
+
+/* ---- the loop -------------------------------------------------------------------------------- */
+static int finished(strata__mpi *st) {
+  if (st->root) return load_acquire(&st->stop) && strata__bridge_done(st) && st->relay_done;
+  return st->relay_done || st->lost[0];
+}
+
+void strata__mpi_loop(strata__mpi *st) {
+  strata__event *ev = st->mirror ? strata__mirror_event(st->mirror) : &st->wake;
+  while (!finished(st) || sends_pending(st)) {
+    uint32_t seen = strata__event_read(ev);
+    uint64_t now = strata__now_ns();
+    int moved = progress_recv(st);
+    progress_sends(st);
+    if (st->root) strata__bridge_poll(st);
+    strata__relay_poll(st);
+    moved |= strata__gw_poll(st);
+    heartbeat(st, now);
+    if (moved) st->last_activity = now;
+    if (finished(st) && sends_pending(st) && st->failed) break; /* sends to the lost never end */
+    if (now - st->last_activity < SPIN_AFTER_WORK_NS) continue;
+    uint64_t park = strata__gw_active(st) ? PARK_GW_NS : PARK_IDLE_NS;
+    strata__event_wait_spin(ev, seen, now + park, STRATA_SPIN_NONE);
+  }
+}
+
+void strata__mpi_finish(strata__mpi *st) {
+  strata__gw_close_all(st);
+  if (st->mpi_up && st->rreq != MPI_REQUEST_NULL) {
+    MPI_Cancel(&st->rreq);
+    MPI_Request_free(&st->rreq);
+  }
+  if (st->mpi_up && !st->failed) {
+    MPI_Comm_free(&st->comm);
+    MPI_Finalize();
+  }
+  strata__free(st->rbuf);
+  strata__free(st->scratch);
+  st->rbuf = st->scratch = NULL;
+}

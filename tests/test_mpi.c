@@ -1,0 +1,228 @@
+/* test_mpi.c - multi-host L4 (SPEC §6). Each test runs as one program on
+ * every rank of `mpirun -np H` (tests/mpi_run.sh, TCP forced) and, without
+ * mpirun, on one machine with forked L3 children: the same code either way.
+ * Only rank 0 returns from strata_node_init, so only rank 0 asserts; the
+ * wrapper checks that the job left no process and no /dev/shm entry. */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "strata/mpi.h"
+#include "util.h"
+#include "test_mpi_list.h"
+
+static uint32_t K_ADD, O_ADD, L_ADD, K_STAMP, O_STAMP, L_STAMP, K_SLEEP, O_SLEEP, L_SLEEP;
+
+/* ---- callables (registered on every rank before init: the same ids) ----------- */
+/* t1 = t0 + s0 (doubles); t0 absent (another rank's buffer): t1 += s0. */
+static void k_add(strata_kernel_ctx *k) {
+  const strata_tensor *x = strata_kernel_tensor(k, 0), *y = strata_kernel_tensor(k, 1);
+  double *out = y->data;
+  for (size_t i = 0; i < y->bytes / 8; i++)
+    out[i] = (x->data ? ((const double *)x->data)[i] : out[i]) + strata_kernel_scalar_f64(k, 0);
+}
+
+/* Sleep scalar 0 ms, then t1[0] = the monotonic clock (system-wide). */
+static void k_stamp(strata_kernel_ctx *k) {
+  sleep_ms((unsigned)strata_kernel_scalar(k, 0));
+  *(uint64_t *)strata_kernel_tensor(k, 1)->data = now_ns();
+}
+
+static void run_kernel(strata_orch *o, uint32_t kernel, const strata_args *na) {
+  strata_args a = *na;
+  a.ndeps = 0;
+  strata_orch_submit(o, kernel, &a, NULL);
+}
+static void o_add(strata_orch *o, void *arg) { run_kernel(o, K_ADD, arg); }
+static void o_sleep(strata_orch *o, void *arg) { run_kernel(o, K_SLEEP, arg); }
+static void o_stamp(strata_orch *o, void *arg) { run_kernel(o, K_STAMP, arg); }
+
+/* On the L3 of the task's rank: the chip orchestration on its chip scalar 1.
+ * Another rank's buffer arrives as NULL (it ordered the task at the L4, it
+ * is not data here): a NO_DEP stand-in keeps the positions. */
+static void forward(strata_node_orch *o, uint32_t orch, const strata_args *na) {
+  strata_args a = *na;
+  a.ndeps = 0;
+  for (uint32_t i = 0; i < a.ntensors; i++) /* stand-in: the last tensor, unused */
+    if (!a.tensors[i].data) a.tags[i] = STRATA_NO_DEP, a.tensors[i] = a.tensors[a.ntensors - 1];
+  strata_node_submit_chip(o, (uint32_t)a.scalars[1], orch, &a, NULL);
+}
+static void l_add(strata_node_orch *o, void *arg) { forward(o, O_ADD, arg); }
+static void l_sleep(strata_node_orch *o, void *arg) { forward(o, O_SLEEP, arg); }
+static void l_stamp(strata_node_orch *o, void *arg) { forward(o, O_STAMP, arg); }
+
+static strata_node *l4_new(uint32_t chips, uint32_t task_timeout_ms) {
+  strata_node_config c;
+  strata_node_config_init(&c);
+  c.field_mask = STRATA_NCFG_LEVEL | STRATA_NCFG_WORKERS | STRATA_NCFG_CHIPS |
+                 STRATA_NCFG_TASK_TIMEOUT | STRATA_NCFG_DEVMEM;
+  c.level = 4;
+  c.workers = strata_mpi_size() > 1 ? (uint32_t)strata_mpi_size() : 2; /* one L3 per rank */
+  c.chips = chips; /* per L3 */
+  c.task_timeout_ms = task_timeout_ms;
+  c.devmem_bytes = 1 << 20;
+  c.chip = cfg_small();
+  c.chip.stream_sync_timeout_ms = 0;
+  strata_node *n = NULL;
+  assert_int_equal(strata_node_create(&c, &n), 0);
+  assert_int_equal(strata_node_register_kernel(n, "add", k_add, STRATA_CORE_AIV, &K_ADD), 0);
+  assert_int_equal(strata_node_register_kernel(n, "sleep", k_sleep, STRATA_CORE_AIV, &K_SLEEP), 0);
+  assert_int_equal(strata_node_register_orch(n, "add", o_add, &O_ADD), 0);
+  assert_int_equal(strata_node_register_orch(n, "sleep", o_sleep, &O_SLEEP), 0);
+  assert_int_equal(strata_node_register_level_orch(n, "add", l_add, &L_ADD), 0);
+  assert_int_equal(strata_node_register_level_orch(n, "sleep", l_sleep, &L_SLEEP), 0);
+  assert_int_equal(strata_node_register_kernel(n, "stamp", k_stamp, STRATA_CORE_AIV, &K_STAMP), 0);
+  assert_int_equal(strata_node_register_orch(n, "stamp", o_stamp, &O_STAMP), 0);
+  assert_int_equal(strata_node_register_level_orch(n, "stamp", l_stamp, &L_STAMP), 0);
+  return n;
+}
+
+static void init_ok(strata_node *n) {
+  int rc = strata_node_init(n); /* ranks >= 1 serve and never return */
+  if (rc) fprintf(stderr, "init: %s\n", strata_last_error());
+  assert_int_equal(rc, 0);
+}
+
+static strata_tensor dev_f64(strata_node *n, uint32_t chip, size_t count, double fill) {
+  void *p = NULL;
+  int rc = strata_node_malloc(n, chip, count * 8, &p);
+  if (rc) fprintf(stderr, "malloc: %s\n", strata_last_error());
+  assert_int_equal(rc, 0);
+  double *host = calloc(count, 8);
+  for (size_t i = 0; i < count; i++) host[i] = fill;
+  assert_int_equal(strata_node_copy_to(n, chip, p, host, count * 8), 0);
+  free(host);
+  return strata_tensor_external(p, count * 8, STRATA_DT_F64);
+}
+
+
+/* ---- tasks, groups, copies and dependencies across ranks ------------------------ */
+#define HOP_MS 200
+
+typedef struct hop {
+  uint32_t workers;
+  strata_tensor t[9], g[8];
+} hop;
+
+static void stamp_args(strata_args *a, strata_tensor *after, strata_tensor *out, uint32_t ms) {
+  strata_args_init(a);
+  strata_args_tensor(a, STRATA_INPUT, after);
+  strata_args_tensor(a, STRATA_OUTPUT_EXISTING, out);
+  strata_args_scalar(a, ms);
+  strata_args_scalar(a, 0); /* chip 0 of the worker */
+}
+
+/* Hop w runs on worker w % workers after hop w - 1 (another rank): ordered
+ * by tensor overlap alone. Then one group over every rank after the last. */
+static void hop_orch(strata_node_orch *o, void *arg) {
+  hop *h = arg;
+  strata_args a[9];
+  strata_node_member m[8];
+  for (uint32_t w = 1; w <= h->workers; w++) {
+    stamp_args(&a[w], &h->t[w - 1], &h->t[w], HOP_MS);
+    int rc = strata_node_submit_child(o, w % h->workers, L_STAMP, &a[w], NULL);
+    if (rc) fprintf(stderr, "submit: %s\n", strata_last_error());
+    assert_int_equal(rc, 0);
+  }
+  for (uint32_t w = 0; w < h->workers; w++) {
+    stamp_args(&a[w], &h->t[h->workers], &h->g[w], 0);
+    m[w] = (strata_node_member){w, L_STAMP, &a[w]};
+  }
+  assert_int_equal(strata_node_submit_group(o, m, h->workers, NULL), 0);
+}
+
+static uint64_t read_u64(strata_node *n, uint32_t chip, const strata_tensor *t) {
+  uint64_t v = 0;
+  assert_int_equal(strata_node_copy_from(n, chip, &v, t->data, 8), 0);
+  return v;
+}
+
+/* copy_to / copy_from of more than one mailbox blob on every rank's chips. */
+static void copies_round_trip(strata_node *n) {
+  for (uint32_t chip = 0; chip < strata_node_chips(n); chip++) {
+    strata_tensor t = dev_f64(n, chip, 20000, 0.5 + chip);
+    double *back = calloc(20000, 8);
+    assert_int_equal(strata_node_copy_from(n, chip, back, t.data, 20000 * 8), 0);
+    for (size_t i = 0; i < 20000; i++) assert_true(back[i] == 0.5 + chip);
+    free(back);
+    assert_int_equal(strata_node_free(n, chip, t.data), 0);
+  }
+}
+
+STRATA_TEST(l4_runs_tasks_groups_and_copies_across_ranks) {
+  (void)state;
+  strata_node *n = l4_new(2, 20000);
+  init_ok(n);
+  hop h = {.workers = strata_node_chips(n) / 2};
+  assert_true(h.workers >= 2 && h.workers <= 8);
+  copies_round_trip(n);
+  for (uint32_t w = 0; w <= h.workers; w++) h.t[w] = dev_f64(n, (w % h.workers) * 2, 1, 0);
+  for (uint32_t w = 0; w < h.workers; w++) h.g[w] = dev_f64(n, w * 2, 1, 0);
+  strata_node_run_info info;
+  int rc = strata_node_run(n, hop_orch, &h, &info);
+  if (rc) fprintf(stderr, "run: %s\n", info.message);
+  assert_int_equal(rc, 0);
+  assert_int_equal(info.tasks_completed, h.workers + 1);
+  uint64_t prev = 0;
+  for (uint32_t w = 1; w <= h.workers; w++) { /* each hop began after the one before ended */
+    uint64_t s = read_u64(n, (w % h.workers) * 2, &h.t[w]);
+    assert_true(s >= prev + (uint64_t)HOP_MS * 900000);
+    prev = s;
+  }
+  for (uint32_t w = 0; w < h.workers; w++) assert_true(read_u64(n, w * 2, &h.g[w]) > prev);
+  assert_int_equal(strata_node_close(n), 0);
+}
+
+/* ---- failures name the rank ----------------------------------------------------- */
+static void sleep_everywhere(strata_node_orch *o, void *arg) {
+  strata_tensor *t = arg;
+  uint32_t workers = strata_node_chips(strata_node_orch_node(o)) / 2;
+  for (uint32_t w = 0; w < workers; w++) {
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_tensor(&a, STRATA_NO_DEP, &t[w]);
+    strata_args_scalar(&a, 20000); /* ms: longer than the test lets it run */
+    strata_args_scalar(&a, 1);
+    strata_node_submit_child(o, w, L_SLEEP, &a, NULL);
+  }
+}
+
+/* STRATA_TEST_FAULT names what happens to the last rank mid-run: "kill"
+ * (kill -9 of the rank), "chip" (kill -9 of its chip 1), "stop" (SIGSTOP). */
+static void fault_run(const char *fault, const char *expect) {
+  setenv("STRATA_TEST_FAULT", fault, 1);
+  strata_node *n = l4_new(2, 60000);
+  init_ok(n);
+  uint32_t workers = strata_node_chips(n) / 2;
+  strata_tensor t[8];
+  for (uint32_t w = 0; w < workers; w++) t[w] = dev_f64(n, w * 2, 1, 0);
+  uint64_t t0 = now_ns();
+  strata_node_run_info info;
+  int rc = strata_node_run(n, sleep_everywhere, t, &info);
+  fprintf(stderr, "run ended after %llu ms: %s\n", (unsigned long long)ms_since(t0), info.message);
+  assert_int_not_equal(rc, 0);
+  assert_true(ms_since(t0) < 15000); /* the peer deadline, not the 20 s task */
+  char want[32];
+  snprintf(want, sizeof(want), "rank %u", workers - 1);
+  assert_non_null(strstr(info.message, want));
+  assert_non_null(strstr(info.message, expect));
+  strata_node_close(n);
+  fprintf(stderr, "fault test ok: %s\n", info.message);
+}
+
+STRATA_TEST(l4_kill_of_a_rank_ends_the_run_naming_it) {
+  (void)state;
+  fault_run("kill", "lost");
+}
+
+STRATA_TEST(l4_kill_of_a_chip_on_another_rank_ends_the_run_naming_it) {
+  (void)state;
+  fault_run("chip", "chip 1");
+}
+
+STRATA_TEST(l4_stopped_rank_ends_the_run_naming_it) {
+  (void)state;
+  fault_run("stop", "sent nothing");
+}
+
+STRATA_TEST_MAIN(TEST_LIST)
