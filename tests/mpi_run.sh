@@ -1,13 +1,14 @@
 #!/bin/sh
-# mpi_run.sh [--expect REGEX] <ranks> <program> [args...]: run a program under
+# mpi_run.sh [--expect REGEX] [--stdout-lines N] <ranks> <program> [args...]: run a program under
 # `mpirun --oversubscribe --mca btl self,tcp -np <ranks>` (TCP forced, root
 # allowed), then check that the job left no process and no /dev/shm entry
 # behind (only what this run created: its processes carry a marker in their
 # environment, its segments a tag in their names). The program's exit
 # status is the result; with --expect, the output must match REGEX instead
 # (a failure test: the error names the culprit, whoever ends the job).
-expect=""
+expect=""; lines=""
 if [ "$1" = "--expect" ]; then expect=$2; shift 2; fi
+if [ "$1" = "--stdout-lines" ]; then lines=$2; shift 2; fi
 np=$1; shift
 out=$(mktemp)
 mark="m$$x$(date +%s%N | tail -c 9)"
@@ -15,9 +16,14 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 pass=""
 for v in $(env | sed -n 's/^\(STRATA_[A-Z0-9_]*\)=.*/\1/p'); do pass="$pass -x $v"; done
 STRATA_SHM_TAG="$mark" STRATA_TEST_MARK="$mark" mpirun -x STRATA_SHM_TAG -x STRATA_TEST_MARK --oversubscribe --mca btl self,tcp --bind-to none \
-  -np "$np" $pass "$@" >"$out" 2>&1
+  -np "$np" $pass "$@" >"$out" 2>"$out.err"
 rc=$?
-cat "$out"
+cat "$out" "$out.err"
+if [ -n "$lines" ] && [ "$(wc -l <"$out")" -ne "$lines" ]; then
+  echo "mpi_run.sh: expected $lines line(s) on stdout (rank 0 prints, the others stay quiet)" >&2
+  rc=1
+fi
+cat "$out.err" >>"$out"
 if [ -n "$expect" ]; then
   if ! grep -Eq "$expect" "$out"; then
     echo "mpi_run.sh: expected output matching '$expect' (status $rc)" >&2
@@ -26,7 +32,7 @@ if [ -n "$expect" ]; then
     rc=0
   fi
 fi
-rm -f "$out"
+rm -f "$out" "$out.err"
 left=""
 for i in $(seq 1 50); do
   left=$(grep -l "STRATA_TEST_MARK=$mark" /proc/[0-9]*/environ 2>/dev/null | grep -v "/proc/$$/")
