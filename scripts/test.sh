@@ -30,7 +30,7 @@ scripts/check_install.sh build-gcc
 [ "${1:-}" = quick ] && exit 0
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_config asan clang address,undefined Debug
-TSAN_OPTIONS=halt_on_error=1 run_config tsan clang thread Debug
+TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" run_config tsan clang thread Debug
 leftover=$(shm_leaks)
 if [ -n "$leftover" ]; then echo "leaked /dev/shm entries: $leftover"; exit 1; fi
 echo "all configurations passed"

@@ -20,8 +20,7 @@ static void *thread_main(void *arg) {
     for (int p = 0; p < st->size; p++) strata__bridge_peer_lost(st, p, strata_last_error());
     while (!load_acquire(&st->stop)) strata__sleep_ms(1); /* pairs with stop()'s release */
   }
-  strata__mirror_close(st->mirror);
-  st->mirror = NULL;
+  strata__mirror_close(st->mirror); /* after stop: the engine posts nothing more */
   strata__mpi_finish(st);
   return NULL;
 }
@@ -53,9 +52,8 @@ static void kill_child(void *ctx, uint32_t c) {
 static void stop(strata_node *n, void *ctx) {
   strata__mpi *st = ctx;
   (void)n;
-  store_release(&st->stop, 1); /* pairs with finished() in the loop */
+  store_release(&st->stop, 1); /* pairs with finished(); seen within one park */
   if (st->thread_started) {
-    posted(ctx, 0);
     pthread_join(st->thread, NULL);
   } else {
     strata__mirror_close(st->mirror);
