@@ -177,7 +177,7 @@ static void report(strata_example_result *r, const strata_node_run_info *ni, pip
   char where[64] = "";
   if (j->ranks) snprintf(where, sizeof(where), " of one of %u ranks' nodes (mpirun)", j->ranks);
   else if (j->nodes) snprintf(where, sizeof(where), " of an L4 of %u nodes", j->nodes);
-  snprintf(r->detail, sizeof(r->detail), "%d blocks x %zu elements through the %u chips%s, "
+  snprintf(r->detail, sizeof(r->detail), "%d blocks x %zu elements through %u chips%s, "
            "verified by %s", PIPE_BLOCKS, elems, j->chips, where,
            j->ranks ? "copy_from on rank 0" : "a sub worker");
 }
