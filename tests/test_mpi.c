@@ -5,13 +5,15 @@
  * wrapper checks that the job left no process and no /dev/shm entry. */
 #include <signal.h>
 #include <stdlib.h>
+#include <math.h>
 #include <unistd.h>
 
+#include "strata/comm.h"
 #include "strata/mpi.h"
 #include "util.h"
 #include "test_mpi_list.h"
 
-static uint32_t K_ADD, O_ADD, L_ADD, K_STAMP, O_STAMP, L_STAMP, K_SLEEP, O_SLEEP, L_SLEEP;
+static uint32_t K_COLL, O_COLL, L_COLL, K_ADD, O_ADD, L_ADD, K_STAMP, O_STAMP, L_STAMP, K_SLEEP, O_SLEEP, L_SLEEP;
 
 /* ---- callables (registered on every rank before init: the same ids) ----------- */
 /* t1 = t0 + s0 (doubles); t0 absent (another rank's buffer): t1 += s0. */
@@ -51,6 +53,95 @@ static void l_add(strata_node_orch *o, void *arg) { forward(o, O_ADD, arg); }
 static void l_sleep(strata_node_orch *o, void *arg) { forward(o, O_SLEEP, arg); }
 static void l_stamp(strata_node_orch *o, void *arg) { forward(o, O_STAMP, arg); }
 
+/* ---- collectives over the chips of every rank --------------------------------- */
+/* Element i of rank q's input: not exactly summable in f32 (rounding depends
+ * on the order), so equal bits on every rank show one reduction order. */
+static float in_f32(uint32_t q, size_t i) { return 1.0f / (float)(1 + q + 3 * (i % 101)) + (float)(i % 7); }
+static int32_t in_i32(uint32_t q, size_t i) { return (int32_t)((q * 7919u + i * 104729u) % 100003u); }
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+  return h;
+}
+
+typedef struct cres {
+  uint64_t hash, errors, size, rank;
+} cres;
+
+/* f32 sum allreduce: within 1e-5 relative of the double sum; hashed. */
+static void check_allreduce(strata_comm *c, size_t n, cres *r, const strata_kernel_ctx *k) {
+  uint32_t q = strata_comm_rank(c), p = strata_comm_size(c);
+  float *in = malloc(n * 4 + 4), *out = malloc(n * 4 + 4);
+  for (size_t i = 0; i < n; i++) in[i] = in_f32(q, i);
+  r->errors += strata_comm_allreduce(c, in, out, n, STRATA_DT_F32, STRATA_OP_SUM,
+                                     STRATA_ALLREDUCE_AUTO, k) != 0;
+  for (size_t i = 0; i < n; i++) {
+    double ref = 0;
+    for (uint32_t s = 0; s < p; s++) ref += in_f32(s, i);
+    r->errors += fabs(out[i] - ref) > 1e-5 * fabs(ref);
+  }
+  r->hash = fnv(r->hash, out, n * 4);
+  free(in);
+  free(out);
+}
+
+/* Exact ones: i32 max allreduce, broadcast, allgather, reduce-scatter, all-to-all. */
+static void check_exact(strata_comm *c, size_t n, cres *r, const strata_kernel_ctx *k) {
+  uint32_t q = strata_comm_rank(c), p = strata_comm_size(c), root = p - 1;
+  int32_t *in = malloc(n * 4 * p + 4), *out = malloc(n * 4 * p + 4);
+  for (size_t i = 0; i < n * p; i++) in[i] = in_i32(q, i);
+  r->errors += strata_comm_allreduce(c, in, out, n, STRATA_DT_I32, STRATA_OP_MAX,
+                                     STRATA_ALLREDUCE_AUTO, k) != 0;
+  for (size_t i = 0; i < n; i++) {
+    int32_t m = in_i32(0, i);
+    for (uint32_t s = 1; s < p; s++) m = in_i32(s, i) > m ? in_i32(s, i) : m;
+    r->errors += out[i] != m;
+  }
+  for (size_t i = 0; i < n; i++) out[i] = q == root ? in_i32(root, i) : -1;
+  r->errors += strata_comm_broadcast(c, out, n * 4, root, k) != 0;
+  for (size_t i = 0; i < n; i++) r->errors += out[i] != in_i32(root, i);
+  r->errors += strata_comm_allgather(c, in, out, n * 4, k) != 0;
+  for (uint32_t s = 0; s < p; s++)
+    for (size_t i = 0; i < n; i++) r->errors += out[s * n + i] != in_i32(s, i);
+  r->errors += strata_comm_alltoall(c, in, out, n * 4, k) != 0; /* block s of in goes to s */
+  for (uint32_t s = 0; s < p; s++)
+    for (size_t i = 0; i < n; i++) r->errors += out[s * n + i] != in_i32(s, q * n + i);
+  r->errors += strata_comm_reduce_scatter(c, in, out, n, STRATA_DT_I32, STRATA_OP_SUM, k) != 0;
+  for (size_t i = 0; i < n; i++) {
+    int64_t sum = 0;
+    for (uint32_t s = 0; s < p; s++) sum += in_i32(s, q * n + i);
+    r->errors += out[i] != (int32_t)sum;
+  }
+  r->errors += strata_comm_barrier(c, k) != 0;
+  free(in);
+  free(out);
+}
+
+/* scalars: domain, then sizes (elements), 0-terminated with a sentinel
+ * UINT64_MAX; tensor 0 receives the result. */
+static void k_coll(strata_kernel_ctx *k) {
+  strata_comm *c = strata_comm_lookup((uint32_t)strata_kernel_scalar(k, 0));
+  cres r = {1469598103934665603ull, c ? 0 : 1, c ? strata_comm_size(c) : 0,
+            c ? strata_comm_rank(c) : 0};
+  for (uint32_t s = 1; c && strata_kernel_scalar(k, s) != UINT64_MAX; s++) {
+    size_t n = (size_t)strata_kernel_scalar(k, s);
+    check_allreduce(c, n, &r, k);
+    if (n <= (1u << 20)) check_exact(c, n, &r, k);
+  }
+  memcpy(strata_kernel_tensor(k, 0)->data, &r, sizeof(r));
+}
+static void o_coll(strata_orch *o, void *arg) { run_kernel(o, K_COLL, arg); }
+static void l_coll(strata_node_orch *o, void *arg) { /* every chip of this node */
+  const strata_args *na = arg;
+  for (uint32_t chip = 0; chip < strata_node_chips(strata_node_orch_node(o)); chip++) {
+    strata_args a = *na;
+    a.ndeps = 0;
+    a.ntensors = 1;
+    a.tensors[0] = na->tensors[chip];
+    strata_node_submit_chip(o, chip, O_COLL, &a, NULL);
+  }
+}
+
 static strata_node *l4_new(uint32_t chips, uint32_t task_timeout_ms) {
   strata_node_config c;
   strata_node_config_init(&c);
@@ -74,6 +165,9 @@ static strata_node *l4_new(uint32_t chips, uint32_t task_timeout_ms) {
   assert_int_equal(strata_node_register_kernel(n, "stamp", k_stamp, STRATA_CORE_AIV, &K_STAMP), 0);
   assert_int_equal(strata_node_register_orch(n, "stamp", o_stamp, &O_STAMP), 0);
   assert_int_equal(strata_node_register_level_orch(n, "stamp", l_stamp, &L_STAMP), 0);
+  assert_int_equal(strata_node_register_kernel(n, "coll", k_coll, STRATA_CORE_AIV, &K_COLL), 0);
+  assert_int_equal(strata_node_register_orch(n, "coll", o_coll, &O_COLL), 0);
+  assert_int_equal(strata_node_register_level_orch(n, "coll", l_coll, &L_COLL), 0);
   return n;
 }
 
@@ -170,6 +264,71 @@ STRATA_TEST(l4_runs_tasks_groups_and_copies_across_ranks) {
     prev = s;
   }
   for (uint32_t w = 0; w < h.workers; w++) assert_true(read_u64(n, w * 2, &h.g[w]) > prev);
+  assert_int_equal(strata_node_close(n), 0);
+}
+
+/* STRATA_TEST_CHIPS chips per rank (default 2), STRATA_TEST_SIZES (default
+ * "0,1,17,65537"): every collective over every chip of every rank, each
+ * result checked on its chip and hashed; the hashes are equal everywhere. */
+static uint64_t env_num(const char *name, uint64_t def) {
+  const char *s = getenv(name);
+  return s && *s ? strtoull(s, NULL, 10) : def;
+}
+
+static void coll_group(strata_node_orch *o, void *arg) {
+  strata_args *a = arg; /* one per worker */
+  uint32_t workers = strata_node_chips(strata_node_orch_node(o)) / (uint32_t)a[0].scalars[9];
+  strata_node_member m[8];
+  for (uint32_t w = 0; w < workers; w++) m[w] = (strata_node_member){w, L_COLL, &a[w]};
+  assert_int_equal(strata_node_submit_group(o, m, workers, NULL), 0);
+}
+
+STRATA_TEST(l4_domain_collectives_match_bitwise_across_ranks) {
+  (void)state;
+  uint32_t chips = (uint32_t)env_num("STRATA_TEST_CHIPS", 2);
+  if (strata_mpi_size() < 2) exit(77); /* across ranks: under mpirun (tests/mpi_run.sh) */
+  strata_node *n = l4_new(chips, 120000);
+  init_ok(n);
+  uint32_t total = strata_node_chips(n), workers = total / chips, members[64], d = 0;
+  for (uint32_t q = 0; q < total; q++) members[q] = q; /* domain rank q = tree chip q */
+  size_t window = (size_t)env_num("STRATA_TEST_WINDOW", 1 << 20);
+  int rc = strata_node_domain_create(n, members, total, window, &d);
+  if (rc) fprintf(stderr, "domain: %s\n", strata_last_error());
+  assert_int_equal(rc, 0);
+  strata_tensor res[64];
+  strata_args a[8];
+  for (uint32_t q = 0; q < total; q++) res[q] = dev_f64(n, q, 4, 0);
+  const char *sizes = getenv("STRATA_TEST_SIZES");
+  for (uint32_t w = 0; w < workers; w++) {
+    strata_args_init(&a[w]);
+    for (uint32_t i = 0; i < chips; i++) strata_args_tensor(&a[w], STRATA_OUTPUT_EXISTING, &res[w * chips + i]);
+    strata_args_scalar(&a[w], d);
+    const char *p = sizes && *sizes ? sizes : "0,1,17,65537";
+    uint32_t ns = 0;
+    for (; *p && ns < 7; ns++, p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) 
+      strata_args_scalar(&a[w], strtoull(p, NULL, 10));
+    strata_args_scalar(&a[w], UINT64_MAX);
+    while (a[w].nscalars < 9) strata_args_scalar(&a[w], 0);
+    strata_args_scalar(&a[w], chips); /* scalar 9 */
+  }
+  strata_node_run_info info;
+  rc = strata_node_run(n, coll_group, a, &info);
+  if (rc) fprintf(stderr, "run: %s\n", info.message);
+  assert_int_equal(rc, 0);
+  cres r0 = {0, 0, 0, 0};
+  for (uint32_t q = 0; q < total; q++) {
+    cres r;
+    assert_int_equal(strata_node_copy_from(n, q, &r, res[q].data, sizeof(r)), 0);
+    if (q == 0) r0 = r;
+    if (r.errors || r.hash != r0.hash)
+      fprintf(stderr, "chip %u: %llu errors, hash %llx (chip 0: %llx)\n", q,
+              (unsigned long long)r.errors, (unsigned long long)r.hash, (unsigned long long)r0.hash);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.size, total); /* the kernel ran, on a domain of every chip */
+    assert_int_equal(r.rank, q);
+    assert_true(r.hash == r0.hash && r.hash != 0);
+  }
+  assert_int_equal(strata_node_domain_release(n, d), 0);
   assert_int_equal(strata_node_close(n), 0);
 }
 

@@ -24,7 +24,7 @@ static int run_coll(strata_kernel_ctx *k, strata_comm *c) {
     case COLL_ALLREDUCE:
       return strata_comm_allreduce(c, in->data, out->data, in->bytes / u, dt, op,
                                    (strata_allreduce_algo)x, k);
-    default: return strata_comm_alltoall(c, in->data, out->data, in->bytes / c->nranks, k);
+    default: return strata_comm_alltoall(c, in->data, out->data, in->bytes / strata_comm_size(c), k);
   }
 }
 
@@ -45,7 +45,7 @@ static int size_error(strata_orch *o, const char *what) {
 }
 
 static int check_sizes(strata_orch *o, const strata_comm *c, const coll_req *r) {
-  size_t n = c->nranks, ib = r->in ? r->in->bytes : 0, ob = r->out ? r->out->bytes : 0;
+  size_t n = strata_comm_size(c), ib = r->in ? r->in->bytes : 0, ob = r->out ? r->out->bytes : 0;
   size_t u = r->in ? strata_dtype_size(r->in->dtype) : 1;
   switch (r->kind) {
     case COLL_ALLGATHER: return ob < n * ib ? size_error(o, "allgather output < size * input") : 0;

@@ -69,7 +69,7 @@ static int for_chunks(strata_comm *c, xfer *x, step_fn wr, step_fn rd, const str
   return rc;
 }
 
-int strata_comm_barrier(strata_comm *c, const strata_kernel_ctx *k) {
+int strata__local_barrier(strata_comm *c, const strata_kernel_ctx *k) {
   int rc = strata__comm_check(c);
   return rc ? rc : step(c, NULL, NULL, NULL, k);
 }
@@ -84,8 +84,8 @@ static void bc_rd(strata_comm *c, void *a) {
   if (c->rank != x->root) memcpy(x->out + x->off, half(c, x->root), x->len);
 }
 
-int strata_comm_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
-                          const strata_kernel_ctx *k) {
+int strata__local_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
+                            const strata_kernel_ctx *k) {
   if (c && root >= c->nranks)
     return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->nranks);
   xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window / 2 : 0, root, 0, 0};
@@ -103,8 +103,8 @@ static void ag_rd(strata_comm *c, void *a) {
     memcpy(x->out + q * x->total + x->off, half(c, q), x->len);
 }
 
-int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
-                          const strata_kernel_ctx *k) {
+int strata__local_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
+                            const strata_kernel_ctx *k) {
   xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 : 0, 0, 0, 0};
   return for_chunks(c, &x, unit_wr, ag_rd, k);
 }
@@ -121,8 +121,8 @@ static void a2a_rd(strata_comm *c, void *a) {
     memcpy(x->out + q * x->total + x->off, half(c, q) + c->rank * x->chunk, x->len);
 }
 
-int strata_comm_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
-                         const strata_kernel_ctx *k) {
+int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
+                           const strata_kernel_ctx *k) {
   xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 / c->nranks : 0, 0, 0, 0};
   return for_chunks(c, &x, a2a_wr, a2a_rd, k);
 }
@@ -145,7 +145,7 @@ static void rs_rd(strata_comm *c, void *a) {
   reduce_from(c, x, c->rank * x->chunk * x->unit, x->len, x->out + x->off * x->unit);
 }
 
-static int check_dt(strata_dtype dt, strata_red_op op) {
+int strata__check_dt(strata_dtype dt, strata_red_op op) {
   int arith = dt == STRATA_DT_F32 || dt == STRATA_DT_F64 || dt == STRATA_DT_I32 ||
               dt == STRATA_DT_I64 || dt == STRATA_DT_F16 || dt == STRATA_DT_BF16;
   if (!arith || (unsigned)op > STRATA_OP_PROD)
@@ -154,9 +154,9 @@ static int check_dt(strata_dtype dt, strata_red_op op) {
   return 0;
 }
 
-int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t count,
-                               strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
-  int rc = check_dt(dt, op);
+int strata__local_reduce_scatter(strata_comm *c, const void *in, void *out, size_t count,
+                                 strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
+  int rc = strata__check_dt(dt, op);
   if (rc) return rc;
   size_t u = strata_dtype_size(dt);
   xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / (c->nranks * u) : 0, 0, dt, op};
@@ -207,10 +207,10 @@ static int rsag(strata_comm *c, xfer *x, const strata_kernel_ctx *k) {
   return rc;
 }
 
-int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t count,
-                          strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
-                          const strata_kernel_ctx *k) {
-  int rc = check_dt(dt, op);
+int strata__local_allreduce(strata_comm *c, const void *in, void *out, size_t count,
+                            strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
+                            const strata_kernel_ctx *k) {
+  int rc = strata__check_dt(dt, op);
   if (rc) return rc;
   size_t u = strata_dtype_size(dt);
   if (algo == STRATA_ALLREDUCE_AUTO)

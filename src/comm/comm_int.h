@@ -25,6 +25,7 @@
 #ifndef STRATA_COMM_INT_H
 #define STRATA_COMM_INT_H
 
+#include "comm/comm_ext.h"
 #include "level/level_ext.h"
 #include "platform/atomics.h"
 #include "platform/event.h"
@@ -37,12 +38,6 @@
 #define STRATA__SIG_READY 64u
 #define STRATA__DOM_HDR_BYTES 4096u
 
-typedef struct strata__signal {
-  _Atomic uint32_t value;
-  _Atomic uint32_t waiters;
-  char pad[56];
-} strata__signal;
-_Static_assert(sizeof(strata__signal) == 64, "one signal per cache line");
 
 typedef struct strata__dom_hdr {
   uint32_t magic, version, nranks, domain; /* written by the creator before mapping */
@@ -60,6 +55,11 @@ struct strata_comm {
   uint32_t step;                           /* collective epoch (same on all ranks) */
   int broken;                              /* a collective failed half way */
   _Atomic uint32_t token;                  /* tensor that orders this domain's tasks */
+  /* hierarchical domains (comm_ext.h): rank/nranks above are this node's
+   * local members; these are the domain's */
+  strata__gw_hdr *gw;                      /* NULL: a one-node domain */
+  size_t gw_bytes;
+  uint32_t grank, gsize, gstep;
 };
 
 /* ---- segment geometry ---- */
@@ -78,11 +78,30 @@ static inline unsigned char *strata__win(strata_comm *c, uint32_t rank) {
 }
 
 /* ---- signal.c ---- */
+/* Wait until *s reaches `target` (wrap-safe >=), checking the domain. */
+STRATA_HIDDEN int strata__wait_signal(strata_comm *c, strata__signal *s, uint32_t target,
+                                      uint64_t deadline, const strata_kernel_ctx *k);
 STRATA_HIDDEN void strata__notify(strata_comm *c, uint32_t peer, uint32_t sig, int set, uint32_t v);
 /* Wait until own signal reaches `target` (wrap-safe >=). */
 STRATA_HIDDEN int strata__wait_epoch(strata_comm *c, uint32_t sig, uint32_t target,
                                      uint64_t deadline, const strata_kernel_ctx *k);
 STRATA_HIDDEN int strata__comm_check(strata_comm *c);
+
+/* ---- collective.c: the collectives over this node's members ---- */
+STRATA_HIDDEN int strata__local_barrier(strata_comm *c, const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__local_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
+                                          const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__local_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
+                                          const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__local_reduce_scatter(strata_comm *c, const void *in, void *out,
+                                               size_t count, strata_dtype dt, strata_red_op op,
+                                               const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__local_allreduce(strata_comm *c, const void *in, void *out, size_t count,
+                                          strata_dtype dt, strata_red_op op,
+                                          strata_allreduce_algo algo, const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
+                                         const strata_kernel_ctx *k);
+STRATA_HIDDEN int strata__check_dt(strata_dtype dt, strata_red_op op);
 
 /* ---- domain.c (child side) ---- */
 STRATA_HIDDEN uint32_t strata__comm_kernel_id(void);

@@ -7,12 +7,27 @@
 
 #define WAIT_PARK_NS (10 * STRATA_NS_PER_MS) /* re-check cancel/abort this often */
 
-uint32_t strata_comm_rank(const strata_comm *c) { return c->rank; }
-uint32_t strata_comm_size(const strata_comm *c) { return c->nranks; }
-size_t strata_comm_window_bytes(const strata_comm *c) { return c->window; }
+uint32_t strata_comm_rank(const strata_comm *c) { return c ? (c->gw ? c->grank : c->rank) : 0; }
+uint32_t strata_comm_size(const strata_comm *c) { return c ? (c->gw ? c->gsize : c->nranks) : 0; }
+size_t strata_comm_window_bytes(const strata_comm *c) { return c ? c->window : 0; }
+
+/* A domain rank as an index of this node's segment; a rank on another node
+ * (hierarchical domains) becomes nranks: out of range for one-sided access. */
+static uint32_t local_peer(const strata_comm *c, uint32_t peer) {
+  if (!c->gw) return peer;
+  if (peer >= c->gsize || c->gw->gnode[peer] != c->gw->node) return c->nranks;
+  return c->gw->glocal[peer];
+}
 
 void *strata_comm_peer_ptr(strata_comm *c, uint32_t peer) {
-  return c && peer < c->nranks ? strata__win(c, peer) : NULL;
+  uint32_t p = c ? local_peer(c, peer) : 0;
+  return c && p < c->nranks ? strata__win(c, p) : NULL;
+}
+
+void strata__signal_post(strata__signal *s, uint32_t v) {
+  store_release(&s->value, v); /* pairs with load_acquire in wait_on */
+  smp_mb(); /* pairs with smp_mb in park(): value vs waiters */
+  if (READ_ONCE(s->waiters)) strata__futex_wake(&s->value, 1);
 }
 
 void strata__notify(strata_comm *c, uint32_t peer, uint32_t sig, int set, uint32_t v) {
@@ -28,9 +43,10 @@ void strata__notify(strata_comm *c, uint32_t peer, uint32_t sig, int set, uint32
 int strata__comm_check(strata_comm *c) {
   if (!c) return strata__fail(STRATA_EINVAL, "comm: no domain handle (strata_comm_lookup "
                               "returned NULL: is this chip a member?)");
-  if (READ_ONCE(c->hdr->abort))
-    return strata__fail(STRATA_ENDPOINT_FAILURE, "comm: a member of domain %u was lost; "
-                        "release the domain and create a new one", c->domain);
+  if (READ_ONCE(c->hdr->abort) || (c->gw && READ_ONCE(c->gw->abort)))
+    return strata__fail(STRATA_ENDPOINT_FAILURE, "comm: a member of domain %u was lost%s; "
+                        "release the domain and create a new one", c->domain,
+                        c->gw && READ_ONCE(c->gw->abort) ? " (another node's rank)" : "");
   if (c->broken)
     return strata__fail(STRATA_ENDPOINT_FAILURE, "comm: an earlier collective on domain %u "
                         "failed half way; release the domain and create a new one", c->domain);
@@ -59,9 +75,8 @@ static void park(strata__signal *s, uint32_t cur, uint64_t deadline) {
 }
 
 /* cmp < 0: wrap-safe "at least" (epochs); else a strata_cmp. */
-static int wait_sig(strata_comm *c, uint32_t sig, int cmp, uint32_t v, uint64_t deadline,
-                    const strata_kernel_ctx *k) {
-  strata__signal *s = strata__sig(c, c->rank, sig);
+static int wait_on(strata_comm *c, strata__signal *s, uint32_t sig, int cmp, uint32_t v,
+                   uint64_t deadline, const strata_kernel_ctx *k) {
   for (;;) {
     uint32_t cur = load_acquire(&s->value); /* pairs with notify's release */
     if (cmp < 0 ? (int32_t)(cur - v) >= 0 : cmp_ok(cur, (strata_cmp)cmp, v)) return 0;
@@ -78,29 +93,45 @@ static int wait_sig(strata_comm *c, uint32_t sig, int cmp, uint32_t v, uint64_t 
   }
 }
 
+static int wait_sig(strata_comm *c, uint32_t sig, int cmp, uint32_t v, uint64_t deadline,
+                    const strata_kernel_ctx *k) {
+  return wait_on(c, strata__sig(c, c->rank, sig), sig, cmp, v, deadline, k);
+}
+
 int strata__wait_epoch(strata_comm *c, uint32_t sig, uint32_t target, uint64_t deadline,
                        const strata_kernel_ctx *k) {
   return wait_sig(c, sig, -1, target, deadline, k);
 }
 
-static int check_user(strata_comm *c, uint32_t peer, uint32_t sig) {
+int strata__wait_signal(strata_comm *c, strata__signal *s, uint32_t target, uint64_t deadline,
+                        const strata_kernel_ctx *k) {
+  return wait_on(c, s, STRATA__SIGNALS, -1, target, deadline, k); /* "signal 128": the gateway's */
+}
+
+/* peer: a domain rank, turned into this node's index (*lp). */
+static int check_user(strata_comm *c, uint32_t peer, uint32_t sig, uint32_t *lp) {
   int rc = strata__comm_check(c);
-  if (rc == 0 && (peer >= c->nranks || sig >= STRATA_COMM_USER_SIGNALS))
-    rc = strata__fail(STRATA_EINVAL, "comm: rank %u / signal %u out of range (%u ranks, %d "
-                      "user signals)", peer, sig, c->nranks, STRATA_COMM_USER_SIGNALS);
+  *lp = rc ? 0 : local_peer(c, peer);
+  if (rc == 0 && (*lp >= c->nranks || sig >= STRATA_COMM_USER_SIGNALS))
+    rc = strata__fail(STRATA_EINVAL, "comm: rank %u / signal %u out of range (%u ranks%s, %d "
+                      "user signals)", peer, sig, strata_comm_size(c),
+                      c->gw ? "; one-sided access reaches this node's ranks only" : "",
+                      STRATA_COMM_USER_SIGNALS);
   return rc;
 }
 
 int strata_comm_notify(strata_comm *c, uint32_t peer, uint32_t sig, strata_notify_op op,
                        uint32_t value) {
-  int rc = check_user(c, peer, sig);
-  if (rc == 0) strata__notify(c, peer, sig, op == STRATA_NOTIFY_SET, value);
+  uint32_t lp;
+  int rc = check_user(c, peer, sig, &lp);
+  if (rc == 0) strata__notify(c, lp, sig, op == STRATA_NOTIFY_SET, value);
   return rc;
 }
 
 int strata_comm_wait(strata_comm *c, uint32_t sig, strata_cmp cmp, uint32_t value,
                      uint32_t timeout_ms, const strata_kernel_ctx *k) {
-  int rc = check_user(c, c ? c->rank : 0, sig);
+  uint32_t lp;
+  int rc = check_user(c, strata_comm_rank(c), sig, &lp);
   if (rc == 0 && (unsigned)cmp > STRATA_CMP_LE)
     rc = strata__fail(STRATA_EINVAL, "comm_wait: unknown comparison %d", (int)cmp);
   if (rc) return rc;
@@ -108,22 +139,26 @@ int strata_comm_wait(strata_comm *c, uint32_t sig, strata_cmp cmp, uint32_t valu
   return wait_sig(c, sig, (int)cmp, value, deadline, k);
 }
 
-static int check_range(strata_comm *c, uint32_t peer, size_t off, size_t bytes) {
+static int check_range(strata_comm *c, uint32_t peer, size_t off, size_t bytes, uint32_t *lp) {
   int rc = strata__comm_check(c);
-  if (rc == 0 && (peer >= c->nranks || off > c->window || bytes > c->window - off))
+  *lp = rc ? 0 : local_peer(c, peer);
+  if (rc == 0 && (*lp >= c->nranks || off > c->window || bytes > c->window - off))
     rc = strata__fail(STRATA_EINVAL, "comm put/get: rank %u, [%zu, +%zu) is outside the "
-                      "%zu-byte window", peer, off, bytes, c->window);
+                      "%zu-byte window%s", peer, off, bytes, c->window,
+                      c->gw ? " or on another node (one-sided access stays on the node)" : "");
   return rc;
 }
 
 int strata_comm_put(strata_comm *c, uint32_t peer, size_t offset, const void *src, size_t bytes) {
-  int rc = check_range(c, peer, offset, bytes);
-  if (rc == 0 && bytes) memcpy(strata__win(c, peer) + offset, src, bytes);
+  uint32_t lp;
+  int rc = check_range(c, peer, offset, bytes, &lp);
+  if (rc == 0 && bytes) memcpy(strata__win(c, lp) + offset, src, bytes);
   return rc;
 }
 
 int strata_comm_get(strata_comm *c, uint32_t peer, size_t offset, void *dst, size_t bytes) {
-  int rc = check_range(c, peer, offset, bytes);
-  if (rc == 0 && bytes) memcpy(dst, strata__win(c, peer) + offset, bytes);
+  uint32_t lp;
+  int rc = check_range(c, peer, offset, bytes, &lp);
+  if (rc == 0 && bytes) memcpy(dst, strata__win(c, lp) + offset, bytes);
   return rc;
 }

@@ -296,6 +296,8 @@ static int control_copy(child_state *cs, int to_dev, char *msg, size_t len) {
 static int control_ext(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
   const strata__ext_ops *ops = (const strata__ext_ops *)(uintptr_t)mb->ext;
+  if (ops && ops->worker_control && cs->worker)
+    return ops->worker_control(cs->worker, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
   if (!ops || !ops->child_control || !cs->chip)
     return snprintf(msg, len, "control %u is an extension control for chip children",
                     mb->command), STRATA_EINVAL;

@@ -35,7 +35,8 @@ enum strata__mbox_state {
   STRATA_MB_INIT_FAILED = 7
 };
 
-/* Extension controls (SPEC §3 names): sent to chip children only. */
+/* Extension controls (SPEC §3 names): to chip children, or to worker children
+ * of an ops with worker_control. */
 enum { STRATA_CTL_COMM_INIT = 8, STRATA_CTL_ALLOC_DOMAIN = 9, STRATA_CTL_RELEASE_DOMAIN = 10 };
 
 typedef struct strata__ext_ops {
@@ -46,6 +47,10 @@ typedef struct strata__ext_ops {
   /* parent side: child `child` died; `close`: the worker is going away */
   void (*child_lost)(void *ctx, uint32_t child);
   void (*close)(strata_node *n, void *ctx);
+  /* child side, in a worker child: execute extension control `ctl` on the
+   * next-level worker w (NULL: chips only) */
+  int (*worker_control)(strata_node *w, uint32_t ctl, const uint64_t arg[4], const void *blob,
+                        uint32_t blob_len, char *msg, size_t len);
 } strata__ext_ops;
 
 /* Completion of an asynchronous extension control: status 0 or the error. */

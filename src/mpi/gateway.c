@@ -1,7 +1,165 @@
-/* gateway.c - the between-node step of hierarchical collectives. */
+/* gateway.c - the between-node step of hierarchical collectives (the
+ * protocol is in comm/comm_ext.h). For every hierarchical domain with
+ * members on this rank's node, the relay creates the gateway segment when
+ * the domain's ALLOC_DOMAIN passes on its way to the node (and unlinks its
+ * name once the node answered: every chip has mapped it); the MPI thread
+ * then serves one exchange per epoch: this node's `in` to every other node,
+ * theirs into out[g], all nonblocking and tested in the loop.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "comm/comm_ext.h"
 #include "mpi/mpi_int.h"
 
-int strata__gw_poll(strata__mpi *st) { (void)st; return 0; }
-int strata__gw_active(const strata__mpi *st) { (void)st; return 0; }
-void strata__gw_close_all(strata__mpi *st) { (void)st; }
-int strata__gw_control(strata__mpi *st, strata__mbox_msg *m) { (void)st; (void)m; return 0; }
+#define GW_MAX_DOMAINS 16 /* STRATA_COMM_MAX_DOMAINS */
+
+typedef struct gw_slot {
+  strata__gw_hdr *g;
+  size_t bytes;
+  char name[64];          /* linked until the node answered the ALLOC_DOMAIN */
+  uint32_t served;        /* last epoch exchanged */
+  int busy, nreq;
+  MPI_Request req[2 * STRATA__GW_MAX_NODES];
+} gw_slot;
+
+struct strata__gw_table {
+  gw_slot s[GW_MAX_DOMAINS];
+};
+
+static struct strata__gw_table *table(strata__mpi *st) {
+  if (!st->gw) st->gw = strata__calloc(1, sizeof(*st->gw));
+  return st->gw;
+}
+
+static void drop(gw_slot *s) {
+  if (s->name[0]) shm_unlink(s->name);
+  if (s->g) munmap(s->g, s->bytes);
+  memset(s, 0, sizeof(*s));
+}
+
+/* A zeroed segment for h's node, named in h->gw_name. */
+static int create(gw_slot *s, strata__hdom_req *h) {
+  strata__shm_name(s->name, sizeof(s->name), "gw");
+  s->bytes = strata__gw_bytes(h->nnodes, h->cap);
+  int fd = shm_open(s->name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  void *p = fd >= 0 && ftruncate(fd, (off_t)s->bytes) == 0
+                ? mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+  if (fd >= 0) close(fd);
+  if (p == MAP_FAILED) return drop(s), -1;
+  strata__gw_hdr *g = s->g = p;
+  *g = (strata__gw_hdr){.magic = STRATA__GW_MAGIC, .domain = h->domain, .nnodes = h->nnodes,
+                        .node = h->node, .nlocal = h->nlocal, .maxlocal = h->maxlocal,
+                        .gsize = h->gsize, .cap = h->cap};
+  memcpy(g->node_rank, h->node_rank, sizeof(g->node_rank));
+  memcpy(g->gnode, h->gnode, sizeof(g->gnode));
+  memcpy(g->glocal, h->glocal, sizeof(g->glocal));
+  snprintf(h->gw_name, sizeof(h->gw_name), "%s", s->name);
+  return 0;
+}
+
+int strata__gw_control(strata__mpi *st, strata__mbox_msg *m) {
+  uint32_t d = (uint32_t)m->arg[0];
+  struct strata__gw_table *t = table(st);
+  if (!t || d >= GW_MAX_DOMAINS) return 0; /* the node answers with the error */
+  if (m->command == STRATA_CTL_RELEASE_DOMAIN) return drop(&t->s[d]), 0;
+  strata__hdom_req *h = (strata__hdom_req *)(void *)m->blob;
+  if (m->command != STRATA_CTL_ALLOC_DOMAIN || m->blob_len != sizeof(*h) ||
+      h->magic != STRATA__HDOM_MAGIC || h->nnodes > STRATA__GW_MAX_NODES)
+    return 0;
+  drop(&t->s[d]);
+  return create(&t->s[d], h); /* on failure gw_name stays empty: the node says why */
+}
+
+void strata__gw_replied(strata__mpi *st, const strata__mbox_msg *m) {
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
+    gw_slot *s = &st->gw->s[d];
+    if (s->g && s->name[0]) { /* every member mapped it, or the node failed */
+      shm_unlink(s->name);
+      s->name[0] = '\0';
+      if (m->error_code) drop(s);
+    }
+  }
+}
+
+/* ---- the exchange ------------------------------------------------------------- */
+static int reached(uint32_t cur, uint32_t target) { return (int32_t)(cur - target) >= 0; }
+
+static void fail(strata__mpi *st, gw_slot *s, int peer, const char *why) {
+  store_release(&s->g->abort, 1); /* chips' waits fail within one park */
+  if (peer >= 0) strata__mpi_peer_lost(st, peer, why);
+}
+
+static void start(strata__mpi *st, gw_slot *s, uint32_t d) {
+  strata__gw_hdr *g = s->g;
+  size_t len = g->len < g->cap ? g->len : g->cap;
+  memcpy(strata__gw_out(g, g->node), strata__gw_in(g), len);
+  s->nreq = 0;
+  for (uint32_t n = 0; n < g->nnodes; n++) {
+    int peer = (int)g->node_rank[n], tag = STRATA_MPI_TAG_GW + (int)d;
+    if (n == g->node) continue;
+    if (st->lost[peer]) return fail(st, s, -1, "");
+    int rc = MPI_Irecv(strata__gw_out(g, n), (int)g->cap, MPI_BYTE, peer, tag, st->comm,
+                       &s->req[s->nreq++]);
+    if (rc == MPI_SUCCESS)
+      rc = MPI_Isend(strata__gw_in(g), (int)len, MPI_BYTE, peer, tag, st->comm, &s->req[s->nreq++]);
+    if (rc != MPI_SUCCESS) return fail(st, s, peer, "a gateway transfer failed");
+  }
+  s->busy = 1;
+}
+
+static int serve(strata__mpi *st, gw_slot *s, uint32_t d) {
+  strata__gw_hdr *g = s->g;
+  if (!s->busy) {
+    uint32_t e = s->served + 1;
+    if (READ_ONCE(g->abort) || !reached(load_acquire(&g->req.value), e) || /* pairs with post */
+        !reached(load_acquire(&g->ack.value), g->nlocal * s->served))
+      return 0;
+    start(st, s, d);
+    if (!s->busy) return 1;
+  }
+  int done = 0;
+  if (MPI_Testall(s->nreq, s->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+    return fail(st, s, -1, ""), 1;
+  if (!done) return 0;
+  s->busy = 0;
+  strata__signal_post(&g->done, ++s->served); /* publishes out[] to the node's chips */
+  return 1;
+}
+
+int strata__gw_poll(strata__mpi *st) {
+  int moved = 0;
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++)
+    if (st->gw->s[d].g) moved |= serve(st, &st->gw->s[d], d);
+  return moved;
+}
+
+int strata__gw_active(const strata__mpi *st) {
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++)
+    if (st->gw->s[d].g) return 1;
+  return 0;
+}
+
+/* A peer rank is gone: every domain with a node there fails. */
+void strata__gw_peer_lost(strata__mpi *st, int peer) {
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
+    gw_slot *s = &st->gw->s[d];
+    for (uint32_t n = 0; s->g && n < s->g->nnodes; n++)
+      if ((int)s->g->node_rank[n] == peer) store_release(&s->g->abort, 1);
+  }
+}
+
+void strata__gw_close_all(strata__mpi *st) {
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
+    gw_slot *s = &st->gw->s[d];
+    if (s->busy && st->mpi_up)
+      for (int i = 0; i < s->nreq; i++)
+        if (s->req[i] != MPI_REQUEST_NULL) MPI_Cancel(&s->req[i]), MPI_Request_free(&s->req[i]);
+    drop(s);
+  }
+  strata__free(st->gw);
+  st->gw = NULL;
+}

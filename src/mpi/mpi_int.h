@@ -140,6 +140,9 @@ STRATA_HIDDEN void strata__gw_close_all(strata__mpi *st);
 /* Relay: a hierarchical ALLOC_DOMAIN / RELEASE_DOMAIN on its way to the
  * child; the gateway maps or drops its segment (msg's blob names it). */
 STRATA_HIDDEN int strata__gw_control(strata__mpi *st, strata__mbox_msg *m);
+/* The node answered a control: names it had to map are unlinked. */
+STRATA_HIDDEN void strata__gw_replied(strata__mpi *st, const strata__mbox_msg *m);
+STRATA_HIDDEN void strata__gw_peer_lost(strata__mpi *st, int peer);
 
 /* ---- rank.c ---- */
 STRATA_HIDDEN int strata__mpi_env(int *rank, int *size);

@@ -85,6 +85,7 @@ void strata__relay_poll(strata__mpi *st) {
   if (strata__mirror_poll(st->mirror, &w->m)) {
     w->h = (wire_hdr){.type = WIRE_REP, .child = (uint32_t)st->rank};
     if (w->m.state == STRATA_MB_INIT_DONE) init_reply(st, &w->m);
+    if (w->m.state == STRATA_MB_CONTROL_DONE) strata__gw_replied(st, &w->m);
     st->relay_busy = 0;
     strata__mpi_send(st, 0, w);
     return;

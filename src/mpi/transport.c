@@ -94,6 +94,7 @@ void strata__mpi_peer_lost(strata__mpi *st, int peer, const char *why) {
   if (peer < 0 || peer >= st->size || st->lost[peer] || peer == st->rank) return;
   st->lost[peer] = 1;
   st->failed = 1;
+  strata__gw_peer_lost(st, peer);
   if (st->root) strata__bridge_peer_lost(st, peer, why);
   else if (peer == 0) { /* rank 0 is gone: nobody will ask this rank for anything */
     fprintf(stderr, "strata: rank %d: lost rank 0 (%s); ending this rank's subtree\n", st->rank,

@@ -1,0 +1,175 @@
+/* hier.c - the public collectives: on a one-node domain the shm steps of
+ * collective.c; on a hierarchical domain (comm_ext.h) the node's shm steps
+ * plus one gateway exchange per chunk between nodes. Every node reduces the
+ * nodes' partials in node order, so results are bitwise identical on every
+ * rank of every host. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/comm_int.h"
+
+/* One exchange of epoch ++gstep: `in` is written (by the leader, or by every
+ * chip followed by a local barrier); wait until every node's `in` is in out[]. */
+static int gw_round(strata_comm *c, size_t len, const strata_kernel_ctx *k) {
+  strata__gw_hdr *g = c->gw;
+  uint32_t e = ++c->gstep;
+  if (c->rank == 0) {
+    g->len = len;
+    strata__signal_post(&g->req, e); /* publishes `in` and len to the gateway */
+  }
+  int rc = strata__wait_signal(c, &g->done, e, strata__deadline_ms(c->timeout_ms), k);
+  if (rc) c->broken = 1;
+  return rc;
+}
+
+static void gw_ack(strata_comm *c) { fetch_add(&c->gw->ack.value, 1); /* release: reads done */ }
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* ---- the hierarchical algorithms ------------------------------------------------- */
+static int hier_barrier(strata_comm *c, const strata_kernel_ctx *k) {
+  int rc = strata__local_barrier(c, k);
+  if (rc == 0) rc = gw_round(c, 0, k);
+  if (rc == 0) gw_ack(c);
+  return rc;
+}
+
+static int hier_broadcast(strata_comm *c, unsigned char *buf, size_t bytes, uint32_t root,
+                          const strata_kernel_ctx *k) {
+  strata__gw_hdr *g = c->gw;
+  uint32_t hr = g->gnode[root];
+  int rc = 0;
+  for (size_t off = 0; rc == 0 && (off < bytes || off == 0); off += g->cap) {
+    size_t len = min_sz(bytes - off, g->cap);
+    if (g->node == hr) rc = strata__local_broadcast(c, buf + off, len, g->glocal[root], k);
+    if (rc == 0 && g->node == hr && c->rank == 0) memcpy(strata__gw_in(g), buf + off, len);
+    if (rc == 0) rc = gw_round(c, g->node == hr ? len : 0, k);
+    if (rc == 0 && g->node != hr) memcpy(buf + off, strata__gw_out(g, hr), len);
+    if (rc == 0) gw_ack(c);
+    if (bytes == 0) break;
+  }
+  return rc;
+}
+
+/* allgather / alltoall: every chip writes its pieces into `in` at its own
+ * offset, a local barrier, one exchange; piece (node g, member l) is at
+ * out[g] + l * stride. */
+typedef void (*gw_fill_fn)(strata_comm *c, const unsigned char *in, size_t off, size_t len,
+                           size_t piece, size_t total);
+typedef void (*gw_take_fn)(strata_comm *c, unsigned char *out, size_t off, size_t len,
+                           size_t piece, size_t total);
+
+static int pieces(strata_comm *c, const void *in, void *out, size_t total, size_t per_member,
+                  gw_fill_fn fill, gw_take_fn take, const strata_kernel_ctx *k) {
+  strata__gw_hdr *g = c->gw;
+  size_t piece = g->cap / ((size_t)g->maxlocal * per_member);
+  if (piece == 0 && total)
+    return strata__fail(STRATA_EINVAL, "comm: the gateway's %llu B are too small for %u x %zu "
+                        "pieces; create the domain with a larger window",
+                        (unsigned long long)g->cap, g->maxlocal, per_member);
+  int rc = 0;
+  for (size_t off = 0; rc == 0 && off < total; off += piece) {
+    size_t len = min_sz(total - off, piece);
+    fill(c, in, off, len, piece, total);
+    rc = strata__local_barrier(c, k);
+    if (rc == 0) rc = gw_round(c, (size_t)g->nlocal * per_member * piece, k);
+    if (rc == 0) take(c, out, off, len, piece, total);
+    if (rc == 0) gw_ack(c);
+  }
+  return rc;
+}
+
+static void ag_fill(strata_comm *c, const unsigned char *in, size_t off, size_t len, size_t piece,
+                    size_t total) {
+  (void)total;
+  memcpy(strata__gw_in(c->gw) + c->rank * piece, in + off, len);
+}
+static void ag_take(strata_comm *c, unsigned char *out, size_t off, size_t len, size_t piece,
+                    size_t total) {
+  strata__gw_hdr *g = c->gw;
+  for (uint32_t q = 0; q < c->gsize; q++)
+    memcpy(out + q * total + off, strata__gw_out(g, g->gnode[q]) + g->glocal[q] * piece, len);
+}
+
+static void a2a_fill(strata_comm *c, const unsigned char *in, size_t off, size_t len, size_t piece,
+                     size_t total) {
+  for (uint32_t q = 0; q < c->gsize; q++)
+    memcpy(strata__gw_in(c->gw) + ((size_t)c->rank * c->gsize + q) * piece, in + q * total + off, len);
+}
+static void a2a_take(strata_comm *c, unsigned char *out, size_t off, size_t len, size_t piece,
+                     size_t total) {
+  strata__gw_hdr *g = c->gw;
+  for (uint32_t q = 0; q < c->gsize; q++)
+    memcpy(out + q * total + off,
+           strata__gw_out(g, g->gnode[q]) + ((size_t)g->glocal[q] * c->gsize + c->grank) * piece, len);
+}
+
+/* This node's sum in out (shm steps), then every node's sum reduced in node
+ * order by every chip: the same bytes everywhere. */
+static int hier_allreduce(strata_comm *c, const unsigned char *in, unsigned char *out, size_t count,
+                          strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
+                          const strata_kernel_ctx *k) {
+  strata__gw_hdr *g = c->gw;
+  size_t u = strata_dtype_size(dt), per = g->cap / u;
+  const void *src[STRATA__GW_MAX_NODES];
+  int rc = 0;
+  for (uint32_t h = 0; h < g->nnodes; h++) src[h] = strata__gw_out(g, h);
+  for (size_t off = 0; rc == 0 && off < count; off += per) {
+    size_t n = min_sz(count - off, per);
+    rc = strata__local_allreduce(c, in + off * u, out + off * u, n, dt, op, algo, k);
+    if (rc == 0 && c->rank == 0) memcpy(strata__gw_in(g), out + off * u, n * u);
+    if (rc == 0) rc = gw_round(c, n * u, k);
+    if (rc == 0) rc = strata_reduce(out + off * u, src, g->nnodes, n, dt, op);
+    if (rc == 0) gw_ack(c);
+  }
+  return rc;
+}
+
+/* ---- the public collectives -------------------------------------------------------- */
+static int hier_ok(strata_comm *c) { return c && c->gw && strata__comm_check(c) == 0; }
+
+int strata_comm_barrier(strata_comm *c, const strata_kernel_ctx *k) {
+  return hier_ok(c) ? hier_barrier(c, k) : strata__local_barrier(c, k);
+}
+
+int strata_comm_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
+                          const strata_kernel_ctx *k) {
+  if (!hier_ok(c)) return strata__local_broadcast(c, buf, bytes, root, k);
+  if (root >= c->gsize)
+    return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->gsize);
+  return hier_broadcast(c, buf, bytes, root, k);
+}
+
+int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
+                          const strata_kernel_ctx *k) {
+  if (!hier_ok(c)) return strata__local_allgather(c, in, out, bytes, k);
+  return pieces(c, in, out, bytes, 1, ag_fill, ag_take, k);
+}
+
+int strata_comm_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
+                         const strata_kernel_ctx *k) {
+  if (!hier_ok(c)) return strata__local_alltoall(c, in, out, bytes, k);
+  return pieces(c, in, out, bytes, c->gsize, a2a_fill, a2a_take, k);
+}
+
+int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t count,
+                          strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
+                          const strata_kernel_ctx *k) {
+  if (!hier_ok(c)) return strata__local_allreduce(c, in, out, count, dt, op, algo, k);
+  int rc = strata__check_dt(dt, op);
+  return rc ? rc : hier_allreduce(c, in, out, count, dt, op, algo, k);
+}
+
+/* Hierarchical: the allreduce of every block, then this rank's block. */
+int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t count,
+                               strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
+  if (!hier_ok(c)) return strata__local_reduce_scatter(c, in, out, count, dt, op, k);
+  int rc = strata__check_dt(dt, op);
+  size_t u = strata_dtype_size(dt), all = (size_t)c->gsize * count * u;
+  unsigned char *tmp = rc ? NULL : strata__calloc(1, all ? all : 1);
+  if (!tmp) return rc ? rc : strata__fail(STRATA_ENOMEM, "reduce_scatter: no room for %zu B", all);
+  rc = hier_allreduce(c, in, tmp, (size_t)c->gsize * count, dt, op, STRATA_ALLREDUCE_AUTO, k);
+  if (rc == 0) memcpy(out, tmp + (size_t)c->grank * count * u, count * u);
+  strata__free(tmp);
+  return rc;
+}
