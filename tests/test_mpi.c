@@ -332,6 +332,23 @@ STRATA_TEST(l4_domain_collectives_match_bitwise_across_ranks) {
   assert_int_equal(strata_node_close(n), 0);
 }
 
+/* Without mpirun the nodes are forked on this machine: no gateways, and the
+ * error says how to get them. */
+STRATA_TEST(l4_domain_over_forked_nodes_needs_mpirun) {
+  (void)state;
+  if (strata_mpi_size() > 1) exit(77);
+  strata_node *n = l4_new(2, 20000);
+  init_ok(n);
+  uint32_t chips[4] = {0, 1, 2, 3}, d = 0;
+  assert_int_equal(strata_node_domain_create(n, chips, 4, 1 << 16, &d), STRATA_ENOSYS);
+  assert_non_null(strstr(strata_last_error(), "mpirun"));
+  assert_int_equal(strata_node_domain_create(n, chips, 0, 1 << 16, &d), STRATA_EINVAL);
+  chips[3] = 9;
+  assert_int_equal(strata_node_domain_create(n, chips, 4, 1 << 16, &d), STRATA_EINVAL);
+  assert_non_null(strstr(strata_last_error(), "chip 9"));
+  assert_int_equal(strata_node_close(n), 0);
+}
+
 /* ---- failures name the rank ----------------------------------------------------- */
 static void sleep_everywhere(strata_node_orch *o, void *arg) {
   strata_tensor *t = arg;

@@ -50,7 +50,8 @@ extern "C" {
   XX(TASK_FAILED, -2001, "a kernel reported failure")                           \
   XX(TASK_POISONED, -2002, "task skipped: a producer failed")                   \
   XX(ENDPOINT_FAILURE, -3001, "a child endpoint died")                          \
-  XX(CHILD_INIT_FAILED, -3002, "a child failed to initialise")
+  XX(CHILD_INIT_FAILED, -3002, "a child failed to initialise")                 \
+  XX(MPI_SERVED, -3003, "this rank served its subtree for rank 0")
 
 typedef enum strata_status {
 #define STRATA_ERR_ENUM_(name, val, msg) STRATA_##name = (val),

@@ -7,7 +7,11 @@
  * On ranks other than 0, strata_node_init() does not return: the rank
  * serves its subtree for rank 0 and exits (status 0, or 1 after a failure)
  * when rank 0 closes the worker. So only rank 0 runs the code after init
- * (and prints). Registrations before init happen on every rank (same
+ * (and prints). A program that creates several multi-host workers one after
+ * the other calls strata_mpi_serve_return(1) on every rank: then init on a
+ * rank other than 0 returns STRATA_MPI_SERVED once rank 0 closed the worker
+ * (close it and go on to the next, as rank 0 does); MPI stays up until the
+ * process exits. Registrations before init happen on every rank (same
  * program, same ids); callables registered later travel by name.
  *
  * Environment: STRATA_MPI=0 runs a local tree even under mpirun;
@@ -30,6 +34,9 @@ STRATA_API int strata_mpi_rank(void);
 STRATA_API int strata_mpi_size(void);
 /* 1 if this build carries the MPI transport. */
 STRATA_API int strata_mpi_available(void);
+/* on = 1: strata_node_init on ranks other than 0 returns STRATA_MPI_SERVED
+ * after serving instead of ending the process (see above). */
+STRATA_API void strata_mpi_serve_return(int on);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,12 @@
  * chip's own heap (runtime outputs), so nothing but the collective needs a
  * chip to be ready: without the init barrier, fast ranks really start their
  * allreduce while a slow rank is still initialising.
+ *
+ * Under mpirun (SPEC §6) every round is an L4 with one L3 node of --chips
+ * chips per rank and one domain over every chip of every rank (shm inside a
+ * node, MPI between nodes). Every rank runs the same rounds (ranks other
+ * than 0 serve theirs: strata_mpi_serve_return) and computes the same skew;
+ * rank 0 prints.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 
 typedef struct stress_opts {
   uint32_t chips, rounds, legacy, no_barrier, json, idle_cap;
+  uint32_t ranks; /* under mpirun: one node of `chips` chips per rank; else 0 */
   char skew[64];
   const char *trace;
 } stress_opts;
@@ -88,13 +95,40 @@ static void node_round(strata_node_orch *o, void *arg) {
   }
 }
 
+/* Under mpirun, on each node: the round on every chip. args: domain, all chips. */
+static uint32_t L_ROUND;
+static void level_round(strata_node_orch *o, void *arg) {
+  const strata_args *a = arg;
+  uint64_t s[2] = {a->scalars[0], a->scalars[1]};
+  for (uint32_t r = 0; r < strata_node_chips(strata_node_orch_node(o)); r++) {
+    strata_args c;
+    strata_args_init(&c);
+    strata_args_scalar(&c, s[0]);
+    strata_args_scalar(&c, s[1]);
+    strata_node_submit_chip(o, r, O_ROUND, &c, NULL);
+  }
+}
+
+static void upper_round(strata_node_orch *o, void *arg) {
+  const uint64_t *s = arg; /* domain, chips in all, ranks */
+  for (uint32_t w = 0; w < s[2]; w++) {
+    strata_args a;
+    strata_args_init(&a);
+    strata_args_scalar(&a, s[0]);
+    strata_args_scalar(&a, s[1]);
+    strata_node_submit_child(o, w, L_ROUND, &a, NULL); /* each node on its own: no group */
+  }
+}
+
+static uint32_t all_chips(const stress_opts *so) { return so->chips * (so->ranks ? so->ranks : 1); }
+
 /* The STRATA_FAULT_INIT_DELAY_MS value of a round: tail:<median> delays one
  * rank (rotating) by a log-logistic draw, longtail:<max> delays every rank by
  * max * u^3, a new draw each round; anything else is used as it is. */
 static void skew_for(const stress_opts *so, uint32_t round, char *v, size_t len) {
   unsigned long ms;
   if (sscanf(so->skew, "tail:%lu", &ms) == 1 && !strchr(so->skew + 5, ':'))
-    snprintf(v, len, "tail:%u:%lu:%u", (round + 1) % so->chips, ms, round + 1);
+    snprintf(v, len, "tail:%u:%lu:%u", (round + 1) % all_chips(so), ms, round + 1);
   else if (sscanf(so->skew, "longtail:%lu", &ms) == 1 && !strchr(so->skew + 9, ':'))
     snprintf(v, len, "longtail:%lu:%u", ms, round + 1);
   else
@@ -111,6 +145,9 @@ static int make_node(const stress_opts *so, strata_node **out) {
   strata_node_config c;
   strata_node_config_init(&c);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_INIT_BARRIER | STRATA_NCFG_DEVMEM;
+  if (so->ranks) c.field_mask |= STRATA_NCFG_LEVEL | STRATA_NCFG_WORKERS;
+  c.level = so->ranks ? 4 : 3;
+  c.workers = so->ranks; /* the L3s below: `chips` chips, this barrier setting */
   c.chips = so->chips;
   c.init_barrier = !so->no_barrier;
   c.devmem_bytes = 1 << 20;
@@ -128,7 +165,8 @@ static int make_node(const stress_opts *so, strata_node **out) {
   if (rc == 0) rc = strata_node_register_kernel(n, "fill", k_fill, STRATA_CORE_AIV, &K_FILL);
   if (rc == 0) rc = strata_node_register_kernel(n, "check", k_check, STRATA_CORE_AIV, &K_CHECK);
   if (rc == 0) rc = strata_node_register_orch(n, "round", o_round, &O_ROUND);
-  if (rc == 0) rc = strata_node_init(n);
+  if (rc == 0) rc = strata_node_register_level_orch(n, "round", level_round, &L_ROUND);
+  if (rc == 0) rc = strata_node_init(n); /* ranks other than 0: STRATA_MPI_SERVED */
   if (rc) strata_node_close(n);
   else *out = n;
   return rc;
@@ -138,14 +176,15 @@ static int one_round(const stress_opts *so, uint32_t round, char *msg, size_t le
   round_skew(so, round);
   strata_node *n = NULL;
   int rc = make_node(so, &n);
+  if (rc == STRATA_MPI_SERVED) return 0; /* a rank other than 0: rank 0 tallies */
   if (rc) return snprintf(msg, len, "%s", strata_last_error()), rc;
-  uint32_t chips[STRATA_NODE_MAX_CHILDREN], domain = 0;
-  for (uint32_t i = 0; i < so->chips; i++) chips[i] = i;
-  rc = strata_node_domain_create(n, chips, so->chips, 64 << 10, &domain);
+  uint32_t chips[STRATA_NODE_MAX_CHILDREN], domain = 0, all = all_chips(so);
+  for (uint32_t i = 0; i < all; i++) chips[i] = i;
+  rc = strata_node_domain_create(n, chips, all, 64 << 10, &domain);
   strata_node_run_info info;
   memset(&info, 0, sizeof(info)); /* read below even when domain creation failed */
-  uint64_t args[2] = {domain, so->chips};
-  if (rc == 0) rc = strata_node_run(n, node_round, args, &info);
+  uint64_t args[3] = {domain, all, so->ranks};
+  if (rc == 0) rc = strata_node_run(n, so->ranks ? upper_round : node_round, args, &info);
   snprintf(msg, len, "%s", rc ? (rc == info.status ? info.message : strata_last_error()) : "");
   strata_node_close(n);
   return rc;
@@ -165,7 +204,7 @@ static void classify(tally *t, int rc, const char *msg) {
 }
 
 static void progress(const stress_opts *so, uint32_t done, const tally *t) {
-  if (so->json) return;
+  if (so->json || strata_mpi_rank() != 0) return;
   char bar[41];
   uint32_t fill = so->rounds ? done * 40 / so->rounds : 40;
   for (uint32_t i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
@@ -181,7 +220,8 @@ static void report(const stress_opts *so, const tally *t) {
     cli_json j;
     cli_json_begin(&j, stdout);
     cli_json_str(&j, "collective", "allreduce");
-    cli_json_int(&j, "chips", so->chips);
+    cli_json_int(&j, "chips", all_chips(so));
+    cli_json_int(&j, "ranks", so->ranks ? so->ranks : 1);
     cli_json_int(&j, "rounds", so->rounds);
     cli_json_str(&j, "init_skew", so->skew);
     cli_json_bool(&j, "legacy_sched_timeout", (int)so->legacy);
@@ -195,8 +235,8 @@ static void report(const stress_opts *so, const tally *t) {
     cli_json_end(&j);
     return;
   }
-  printf("allreduce x %u rounds, %u chips, init skew %s, %s detector, init barrier %s\n",
-         so->rounds, so->chips, so->skew, so->legacy ? "legacy" : "default",
+  printf("allreduce x %u rounds, %u chips%s, init skew %s, %s detector, init barrier %s\n",
+         so->rounds, all_chips(so), so->ranks ? " over the ranks of mpirun" : "", so->skew, so->legacy ? "legacy" : "default",
          so->no_barrier ? "off" : "on");
   printf("| pass | fail | scheduler timeout (100) | stream-sync timeout | other |\n");
   printf("|---|---|---|---|---|\n| %u | %u | %u | %u | %u |\n", t->pass, fail, t->sched,
@@ -253,7 +293,7 @@ static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
 
 /* 0 to run, -1 after printing help, else the exit status of a usage error. */
 static int parse(int argc, char **argv, stress_opts *so) {
-  *so = (stress_opts){2, 30, 0, 0, 0, 1000, "tail:1150", NULL};
+  *so = (stress_opts){2, 30, 0, 0, 0, 1000, 0, "tail:1150", NULL};
   if (argc >= 3 && cli_is_help(argv[2])) return cli_stress_usage(stdout), -1;
   if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
     fprintf(stderr, "strata: stress needs a collective: allreduce\n");
@@ -275,6 +315,15 @@ int cli_stress(int argc, char **argv) {
   setenv("PTO2_RING_HEAP", "4294967296", 1);
   setenv("PTO2_RING_TASK_WINDOW", "131072", 1);
   setenv("PTO2_RING_DEP_POOL", "131072", 1);
+  if (strata_mpi_available() && strata_mpi_size() > 1) { /* under mpirun: one node per rank */
+    so.ranks = (uint32_t)strata_mpi_size();
+    strata_mpi_serve_return(1);
+  }
+  if (all_chips(&so) > STRATA_NODE_MAX_CHILDREN) {
+    fprintf(stderr, "strata: --chips %u x %u ranks: at most %d chips in all\n", so.chips,
+            so.ranks, STRATA_NODE_MAX_CHILDREN);
+    return CLI_USAGE;
+  }
   tally t;
   memset(&t, 0, sizeof(t));
   for (uint32_t r = 0; r < so.rounds; r++) {
@@ -282,6 +331,7 @@ int cli_stress(int argc, char **argv) {
     classify(&t, one_round(&so, r, msg, sizeof(msg)), msg);
     progress(&so, r + 1, &t);
   }
+  if (strata_mpi_rank() != 0) return 0; /* rank 0 prints and decides */
   report(&so, &t);
   if (so.trace && strata_trace_stop() != 0) fprintf(stderr, "strata: %s\n", strata_last_error());
   return t.pass == so.rounds ? 0 : 1;

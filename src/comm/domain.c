@@ -94,6 +94,7 @@ typedef struct pdomain {
   uint32_t pending;   /* members that have not mapped it yet */
   uint32_t gen;       /* bumped on release: late callbacks of a released domain */
   const strata__hdom_req *h; /* a node's part of a hierarchical domain (its chips' blobs) */
+  char gw_name[64];   /* its gateway segment: unlinked with name, once every member mapped */
   int upper;          /* a domain of a level >= 4 worker: members are worker children */
   uint32_t workers[STRATA__GW_MAX_NODES], nworkers;
 } pdomain;
@@ -116,7 +117,8 @@ static void child_lost(void *ctx, uint32_t child) {
 
 static void unlink_name(pdomain *pd) {
   if (pd->name[0]) shm_unlink(pd->name);
-  pd->name[0] = '\0';
+  if (pd->gw_name[0]) shm_unlink(pd->gw_name);
+  pd->name[0] = pd->gw_name[0] = '\0';
 }
 
 static const strata__ext_ops comm_ops;
@@ -266,6 +268,7 @@ static int create_at(strata_node *n, pcomm *pc, uint32_t d, const uint32_t *chip
   pd->used = 1;
   pd->n = k;
   pd->h = h;
+  if (h) snprintf(pd->gw_name, sizeof(pd->gw_name), "%s", h->gw_name);
   pd->bytes = strata__dom_bytes(k, window);
   memcpy(pd->chips, chips, k * sizeof(*chips));
   int rc = map_members(n, pd, d, window); /* unlinks the name once every member mapped it */

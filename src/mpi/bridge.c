@@ -16,7 +16,7 @@ static void *thread_main(void *arg) {
   if (rc == 0) {
     strata__mpi_loop(st);
   } else {
-    st->failed = 1;
+    st->failed = strata__mpi_session.failed = 1;
     for (int p = 0; p < st->size; p++) strata__bridge_peer_lost(st, p, strata_last_error());
     while (!load_acquire(&st->stop)) strata__sleep_ms(1); /* pairs with stop()'s release */
   }
@@ -59,6 +59,7 @@ static void stop(strata_node *n, void *ctx) {
     strata__mirror_close(st->mirror);
   }
   strata__free(st);
+  strata__mpi_worker_closed();
 }
 
 static const char *where(void *ctx, uint32_t c, char *buf, size_t len) {
@@ -104,6 +105,11 @@ void strata__bridge_poll(strata__mpi *st) {
     }
   }
   if (!st->go_sent) send_go(st);
+  if (!st->bye_sent && load_acquire(&st->stop) && strata__bridge_done(st)) { /* pairs with stop() */
+    wire_msg bye = {.h = {.type = WIRE_BYE}};
+    for (int p = 1; p < st->size; p++) strata__mpi_send(st, p, &bye);
+    st->bye_sent = 1;
+  }
 }
 
 void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {

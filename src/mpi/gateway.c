@@ -1,8 +1,8 @@
 /* gateway.c - the between-node step of hierarchical collectives (the
  * protocol is in comm/comm_ext.h). For every hierarchical domain with
  * members on this rank's node, the relay creates the gateway segment when
- * the domain's ALLOC_DOMAIN passes on its way to the node (and unlinks its
- * name once the node answered: every chip has mapped it); the MPI thread
+ * the domain's ALLOC_DOMAIN passes on its way to the node (the node unlinks
+ * its name once every member mapped it, the relay if the node failed); the MPI thread
  * then serves one exchange per epoch: this node's `in` to every other node,
  * theirs into out[g], all nonblocking and tested in the loop.
  */
@@ -35,9 +35,25 @@ static struct strata__gw_table *table(strata__mpi *st) {
   return st->gw;
 }
 
+#define CANCEL_WAIT_MS 1000
+
+/* Take back the buffers of an exchange in flight (its peer gave up on it):
+ * 1 once MPI no longer writes into the segment. */
+static int cancel(gw_slot *s) {
+  if (!s->busy) return 1;
+  for (int i = 0; i < s->nreq; i++)
+    if (s->req[i] != MPI_REQUEST_NULL) MPI_Cancel(&s->req[i]);
+  int done = 0;
+  uint64_t deadline = strata__deadline_ms(CANCEL_WAIT_MS);
+  while (!done && strata__now_ns() < deadline)
+    if (MPI_Testall(s->nreq, s->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) break;
+  s->busy = 0;
+  return done;
+}
+
 static void drop(gw_slot *s) {
   if (s->name[0]) shm_unlink(s->name);
-  if (s->g) munmap(s->g, s->bytes);
+  if (s->g && cancel(s)) munmap(s->g, s->bytes); /* else left mapped: MPI may still write */
   memset(s, 0, sizeof(*s));
 }
 
@@ -74,14 +90,13 @@ int strata__gw_control(strata__mpi *st, strata__mbox_msg *m) {
   return create(&t->s[d], h); /* on failure gw_name stays empty: the node says why */
 }
 
+/* The node took the segment over: it unlinks the name once its last member
+ * mapped it (members may still be initialising); on failure it is ours. */
 void strata__gw_replied(strata__mpi *st, const strata__mbox_msg *m) {
   for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
     gw_slot *s = &st->gw->s[d];
-    if (s->g && s->name[0]) { /* every member mapped it, or the node failed */
-      shm_unlink(s->name);
-      s->name[0] = '\0';
-      if (m->error_code) drop(s);
-    }
+    if (s->g && s->name[0] && m->error_code) drop(s);
+    else s->name[0] = '\0';
   }
 }
 
@@ -153,13 +168,7 @@ void strata__gw_peer_lost(strata__mpi *st, int peer) {
 }
 
 void strata__gw_close_all(strata__mpi *st) {
-  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
-    gw_slot *s = &st->gw->s[d];
-    if (s->busy && st->mpi_up)
-      for (int i = 0; i < s->nreq; i++)
-        if (s->req[i] != MPI_REQUEST_NULL) MPI_Cancel(&s->req[i]), MPI_Request_free(&s->req[i]);
-    drop(s);
-  }
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) drop(&st->gw->s[d]);
   strata__free(st->gw);
   st->gw = NULL;
 }

@@ -45,7 +45,8 @@ enum {
   WIRE_LOST,    /* r -> 0: the child is gone (wstatus, message) */
   WIRE_KILL,    /* 0 -> r: kill the child now */
   WIRE_HB,      /* both ways: alive */
-  WIRE_GO       /* 0 -> r: every rank is ready */
+  WIRE_GO,      /* 0 -> r: every rank is ready */
+  WIRE_BYE      /* 0 -> r: the worker is closed on every rank (end of a lifetime) */
 };
 
 /* What travels on STRATA_MPI_TAG_CTRL: this header, then the mailbox message
@@ -53,7 +54,7 @@ enum {
 typedef struct wire_hdr {
   uint32_t type, child;
   int32_t wstatus;
-  uint32_t pad;
+  uint32_t gen; /* the worker's lifetime (claims so far): older ones are dropped */
 } wire_hdr;
 
 typedef struct wire_msg {
@@ -78,9 +79,22 @@ typedef struct sendq {
 
 struct strata__gw_table; /* gateway.c */
 
+/* The process's MPI session: started by the first multi-host worker, kept
+ * across workers, finalized at exit (never after a lost peer). */
+typedef struct strata__mpi_proc {
+  int up, failed, serve_return;
+  MPI_Comm comm;
+  MPI_Request rreq;                /* the one posted control receive */
+  wire_msg *rbuf;
+  int held, held_from;             /* a message of the next lifetime waits in rbuf */
+  uint32_t gen;                    /* lifetimes started */
+} strata__mpi_proc;
+STRATA_HIDDEN extern strata__mpi_proc strata__mpi_session;
+
 typedef struct strata__mpi {
   int rank, size;
   MPI_Comm comm;
+  uint32_t gen;                    /* this worker's lifetime */
   int mpi_up;                      /* MPI_Init returned */
   strata_node *root;               /* rank 0: the worker whose children are remote */
   strata_node *mirror;             /* the child this rank hosts */
@@ -91,9 +105,8 @@ typedef struct strata__mpi {
   _Atomic uint32_t kill_mask_lo;   /* engine: children to kill (bit per rank, 0..31) */
   _Atomic uint32_t kill_mask_hi;   /* 32..63 */
   /* control traffic */
-  MPI_Request rreq;
-  wire_msg *rbuf;
   sendq *sends;
+  int bye_sent, bye_seen;
   /* liveness */
   uint64_t heard[STRATA_MPI_MAX_RANKS], last_hb, peer_timeout_ns;
   int lost[STRATA_MPI_MAX_RANKS];
@@ -116,6 +129,7 @@ typedef struct strata__mpi {
 STRATA_HIDDEN int strata__mpi_start(strata__mpi *st);
 STRATA_HIDDEN void strata__mpi_loop(strata__mpi *st);
 STRATA_HIDDEN void strata__mpi_finish(strata__mpi *st);
+STRATA_HIDDEN void strata__mpi_end_process(int status) __attribute__((noreturn));
 /* Send w (copied) to peer; errors mark the peer lost. */
 STRATA_HIDDEN void strata__mpi_send(strata__mpi *st, int peer, const wire_msg *w);
 STRATA_HIDDEN void strata__mpi_peer_lost(strata__mpi *st, int peer, const char *why);
@@ -130,8 +144,10 @@ STRATA_HIDDEN int strata__bridge_done(strata__mpi *st);
 
 /* ---- relay.c (every rank) ---- */
 STRATA_HIDDEN void strata__relay_poll(strata__mpi *st);
-STRATA_HIDDEN void strata__relay_on(strata__mpi *st, const wire_msg *w);
-STRATA_HIDDEN int strata__serve_rank(strata_node *n, strata__mpi *st) __attribute__((noreturn));
+STRATA_HIDDEN void strata__relay_on(strata__mpi *st, wire_msg *w);
+/* Serve child `rank` for rank 0 until it closes the worker: then end the
+ * process, or return STRATA_MPI_SERVED in serve-return mode. */
+STRATA_HIDDEN int strata__serve_rank(strata_node *n, strata__mpi *st);
 
 /* ---- gateway.c ---- */
 STRATA_HIDDEN int strata__gw_poll(strata__mpi *st); /* 1 if it moved data */
@@ -146,5 +162,6 @@ STRATA_HIDDEN void strata__gw_peer_lost(strata__mpi *st, int peer);
 
 /* ---- rank.c ---- */
 STRATA_HIDDEN int strata__mpi_env(int *rank, int *size);
+STRATA_HIDDEN void strata__mpi_worker_closed(void);
 
 #endif

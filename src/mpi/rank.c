@@ -31,13 +31,19 @@ int strata_mpi_size(void) {
 int strata_mpi_available(void) { return STRATA_HAVE_MPI; }
 
 #if STRATA_HAVE_MPI
+void strata_mpi_serve_return(int on) { strata__mpi_session.serve_return = on != 0; }
+#else
+void strata_mpi_serve_return(int on) { (void)on; }
+#endif
+
+#if STRATA_HAVE_MPI
 int strata__mpi_env(int *rank, int *size) {
   *rank = strata_mpi_rank();
   *size = strata_mpi_size();
   return *size > 1 && *rank < *size && strata__env_u64("STRATA_MPI", 1, 0, 1, 0) == 1;
 }
 
-static int claimed; /* MPI starts once per process */
+static int active; /* one multi-host worker at a time (rank 0: until its close) */
 
 static int claim(strata_node *n) {
   int rank = 0, size = 1;
@@ -45,9 +51,12 @@ static int claim(strata_node *n) {
   if (size > STRATA_MPI_MAX_RANKS)
     return strata__fail(STRATA_EINVAL, "mpirun started %d ranks; at most %d", size,
                         STRATA_MPI_MAX_RANKS);
-  if (claimed++)
-    return strata__fail(STRATA_EBUSY, "a multi-host worker was already started in this "
-                        "process; create one L4 (or higher) worker per mpirun");
+  if (active)
+    return strata__fail(STRATA_EBUSY, "another multi-host worker is open in this process; "
+                        "close it first (one at a time, the same sequence on every rank)");
+  if (strata__mpi_session.failed)
+    return strata__fail(STRATA_ENDPOINT_FAILURE, "an earlier multi-host worker lost a rank; "
+                        "MPI cannot be used again in this job");
   int rc = strata__level_set_workers(n, (uint32_t)size, "mpirun -np");
   strata__mpi *st = rc ? NULL : strata__calloc(1, sizeof(*st));
   if (!st) return rc ? rc : strata__fail(STRATA_ENOMEM, "out of memory for the MPI transport");
@@ -57,11 +66,14 @@ static int claim(strata_node *n) {
                         STRATA_NS_PER_MS;
   strata__event_init(&st->wake, 0);
   if (gethostname(st->host, sizeof(st->host) - 1) != 0) st->host[0] = '\0';
-  if (rank != 0) strata__serve_rank(n, st); /* never returns */
+  if (rank != 0) return strata__serve_rank(n, st); /* or ends the process */
+  active = 1;
   st->root = n;
   strata__level_set_remote(n, &strata__bridge_ops, st);
   return 0;
 }
+
+void strata__mpi_worker_closed(void) { active = 0; }
 
 __attribute__((constructor)) static void register_transport(void) {
   strata__level_register_transport(claim);

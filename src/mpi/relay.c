@@ -11,6 +11,7 @@
 
 #include "comm/comm_ext.h"
 #include "mpi/mpi_int.h"
+#include "strata/mpi.h"
 
 static const strata__ext_ops *ext_by_name(const char *name) {
   const strata__ext_ops *comm = strata__comm_ext_ops();
@@ -25,14 +26,15 @@ static void send_lost(strata__mpi *st, int wstatus, const char *msg) {
   strata__mpi_send(st, 0, w);
 }
 
-void strata__relay_on(strata__mpi *st, const wire_msg *w) {
+void strata__relay_on(strata__mpi *st, wire_msg *w) {
   if (w->h.type == WIRE_KILL) {
     strata__mirror_kill(st->mirror);
     return;
   }
-  if (w->h.type != WIRE_REQ) return; /* HB, GO */
+  if (w->h.type == WIRE_BYE) st->bye_seen = 1;
+  if (w->h.type != WIRE_REQ) return; /* HB, GO, BYE */
   if (st->relay_done) return send_lost(st, 0, "is gone");
-  strata__mbox_msg *m = &st->rbuf->m; /* ours until the receive is posted again */
+  strata__mbox_msg *m = &w->m; /* the receive buffer: ours until it is posted again */
   const strata__ext_ops *ext = ext_by_name(m->ext);
   if (m->ext[0] && !ext) {
     wire_msg *r = st->scratch;
@@ -98,7 +100,7 @@ void strata__relay_poll(strata__mpi *st) {
   }
 }
 
-/* A rank >= 1: host child `rank` of n, serve rank 0, then leave the process. */
+/* A rank >= 1: host child `rank` of n and serve rank 0 until it closes. */
 int strata__serve_rank(strata_node *n, strata__mpi *st) {
   int rc = strata__mirror_create(n, (uint32_t)st->rank, &st->mirror); /* forks before MPI */
   char why[320];
@@ -106,7 +108,8 @@ int strata__serve_rank(strata_node *n, strata__mpi *st) {
   if (strata__mpi_start(st) != 0) {
     fprintf(stderr, "strata: rank %d: %s\n", st->rank, strata_last_error());
     strata__mirror_close(st->mirror);
-    _exit(1);
+    strata__mpi_session.failed = 1;
+    strata__mpi_end_process(1);
   }
   if (rc) {
     st->relay_done = 1;
@@ -117,6 +120,9 @@ int strata__serve_rank(strata_node *n, strata__mpi *st) {
   st->mirror = NULL;
   int failed = st->failed;
   strata__mpi_finish(st);
-  fflush(NULL);
-  _exit(failed ? 1 : 0);
+  strata__free(st);
+  if (!strata__mpi_session.serve_return || failed) strata__mpi_end_process(failed ? 1 : 0);
+  return strata__fail(STRATA_MPI_SERVED, "rank %d served its L3 node for rank 0, which closed "
+                      "the worker: close it here too and go on as rank 0 does",
+                      strata_mpi_rank());
 }

@@ -23,32 +23,59 @@ void strata__mpi_errstr(int rc, char *buf, size_t len) {
   snprintf(buf, len, "%.*s", n, s);
 }
 
+strata__mpi_proc strata__mpi_session;
+#define SESSION strata__mpi_session
+
 static void post_recv(strata__mpi *st) {
-  int rc = MPI_Irecv(st->rbuf, (int)sizeof(wire_msg), MPI_BYTE, st->rank == 0 ? MPI_ANY_SOURCE : 0,
-                     STRATA_MPI_TAG_CTRL, st->comm, &st->rreq);
-  if (rc != MPI_SUCCESS) st->rreq = MPI_REQUEST_NULL, strata__mpi_peer_lost(st, 0, "MPI_Irecv failed");
+  int rc = MPI_Irecv(SESSION.rbuf, (int)sizeof(wire_msg), MPI_BYTE,
+                     st->rank == 0 ? MPI_ANY_SOURCE : 0, STRATA_MPI_TAG_CTRL, st->comm, &SESSION.rreq);
+  if (rc != MPI_SUCCESS)
+    SESSION.rreq = MPI_REQUEST_NULL, strata__mpi_peer_lost(st, 0, "MPI_Irecv failed");
 }
 
-int strata__mpi_start(strata__mpi *st) {
-  int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+/* At exit, after the last worker (its threads are joined by then). */
+static void finalize_at_exit(void) {
+  if (!SESSION.up || SESSION.failed) return;
+  if (SESSION.rreq != MPI_REQUEST_NULL) MPI_Cancel(&SESSION.rreq), MPI_Request_free(&SESSION.rreq);
+  MPI_Comm_free(&SESSION.comm);
+  MPI_Finalize();
+  SESSION.up = 0;
+}
+
+/* MPI once per process (SERIALIZED: each worker's MPI thread in turn). */
+static int session_start(strata__mpi *st) {
+  if (SESSION.up) return 0;
+  int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
   if (rc != MPI_SUCCESS)
     return strata__fail(STRATA_ENDPOINT_FAILURE, "rank %d: MPI_Init_thread failed (%d); is "
                         "this run under mpirun with Open MPI installed on every host?", st->rank, rc);
-  st->mpi_up = 1;
-  MPI_Comm_dup(MPI_COMM_WORLD, &st->comm);
-  MPI_Comm_set_errhandler(st->comm, MPI_ERRORS_RETURN); /* every failure comes back to us */
+  SESSION.up = 1;
+  MPI_Comm_dup(MPI_COMM_WORLD, &SESSION.comm);
+  MPI_Comm_set_errhandler(SESSION.comm, MPI_ERRORS_RETURN); /* every failure comes back to us */
   int r = 0, s = 0;
-  MPI_Comm_rank(st->comm, &r);
-  MPI_Comm_size(st->comm, &s);
+  MPI_Comm_rank(SESSION.comm, &r);
+  MPI_Comm_size(SESSION.comm, &s);
   if (r != st->rank || s != st->size)
     return strata__fail(STRATA_EINVAL, "MPI says rank %d of %d, the environment %d of %d: "
                         "start the program with mpirun", r, s, st->rank, st->size);
-  st->rbuf = strata__calloc(1, sizeof(wire_msg));
+  SESSION.rbuf = strata__calloc(1, sizeof(wire_msg));
+  if (!SESSION.rbuf) return strata__fail(STRATA_ENOMEM, "out of memory for MPI buffers");
+  st->comm = SESSION.comm;
+  post_recv(st);
+  atexit(finalize_at_exit);
+  return 0;
+}
+
+int strata__mpi_start(strata__mpi *st) {
+  int rc = session_start(st);
+  if (rc) return rc;
+  st->mpi_up = 1;
+  st->comm = SESSION.comm;
+  st->gen = ++SESSION.gen;
   st->scratch = strata__calloc(1, sizeof(wire_msg));
-  if (!st->rbuf || !st->scratch) return strata__fail(STRATA_ENOMEM, "out of memory for MPI buffers");
+  if (!st->scratch) return strata__fail(STRATA_ENOMEM, "out of memory for MPI buffers");
   uint64_t now = strata__now_ns();
   for (int p = 0; p < st->size; p++) st->heard[p] = now;
-  post_recv(st);
   return 0;
 }
 
@@ -59,6 +86,7 @@ void strata__mpi_send(strata__mpi *st, int peer, const wire_msg *w) {
   sendq *q = strata__calloc(1, sizeof(*q) + len);
   if (!q) return strata__mpi_peer_lost(st, peer, "out of memory sending to it");
   memcpy(q->buf, w, len);
+  ((wire_hdr *)(void *)q->buf)->gen = st->gen;
   q->len = len;
   q->peer = peer;
   int rc = MPI_Isend(q->buf, (int)len, MPI_BYTE, peer, STRATA_MPI_TAG_CTRL, st->comm, &q->req);
@@ -93,7 +121,7 @@ static int sends_pending(const strata__mpi *st) { return st->sends != NULL; }
 void strata__mpi_peer_lost(strata__mpi *st, int peer, const char *why) {
   if (peer < 0 || peer >= st->size || st->lost[peer] || peer == st->rank) return;
   st->lost[peer] = 1;
-  st->failed = 1;
+  st->failed = SESSION.failed = 1;
   strata__gw_peer_lost(st, peer);
   if (st->root) strata__bridge_peer_lost(st, peer, why);
   else if (peer == 0) { /* rank 0 is gone: nobody will ask this rank for anything */
@@ -122,32 +150,46 @@ static void heartbeat(strata__mpi *st, uint64_t now) {
 }
 
 /* ---- receives ----------------------------------------------------------------------------- */
-static int progress_recv(strata__mpi *st) {
-  int moved = 0;
-  while (st->rreq != MPI_REQUEST_NULL) {
-    int done = 0;
+/* The next message for this lifetime: 1 and its source, or 0. A message of
+ * a later lifetime stays held for it; one of an earlier lifetime is dropped. */
+static int next_msg(strata__mpi *st, int *from) {
+  while (SESSION.held || SESSION.rreq != MPI_REQUEST_NULL) {
+    int done = SESSION.held;
     MPI_Status s;
-    int rc = MPI_Test(&st->rreq, &done, &s);
-    if (rc != MPI_SUCCESS) {
-      st->rreq = MPI_REQUEST_NULL;
+    s.MPI_SOURCE = SESSION.held_from;
+    if (!done && MPI_Test(&SESSION.rreq, &done, &s) != MPI_SUCCESS) {
+      SESSION.rreq = MPI_REQUEST_NULL;
       strata__mpi_peer_lost(st, st->rank == 0 ? 1 : 0, "receiving failed");
-      break;
+      return 0;
     }
-    if (!done) break;
-    int from = s.MPI_SOURCE;
-    if (from >= 0 && from < st->size) st->heard[from] = strata__now_ns();
-    if (st->rbuf->h.type != WIRE_HB) moved = 1;
-    if (st->rank == 0 && from >= 0 && from < st->size) strata__bridge_on(st, from, st->rbuf);
-    if (from == 0) strata__relay_on(st, st->rbuf);
+    if (!done) return 0;
+    SESSION.held = 0;
+    int32_t age = (int32_t)(SESSION.rbuf->h.gen - st->gen);
+    if (age > 0) return SESSION.held = 1, SESSION.held_from = s.MPI_SOURCE, 0;
+    if (age == 0 && s.MPI_SOURCE >= 0 && s.MPI_SOURCE < st->size) return *from = s.MPI_SOURCE, 1;
+    post_recv(st); /* an earlier lifetime's: dropped */
+  }
+  return 0;
+}
+
+static int progress_recv(strata__mpi *st) {
+  int moved = 0, from = 0;
+  while (next_msg(st, &from)) {
+    st->heard[from] = strata__now_ns();
+    if (SESSION.rbuf->h.type != WIRE_HB) moved = 1;
+    if (st->rank == 0) strata__bridge_on(st, from, SESSION.rbuf);
+    if (from == 0) strata__relay_on(st, SESSION.rbuf);
     post_recv(st);
   }
   return moved;
 }
 
 /* ---- the loop -------------------------------------------------------------------------------- */
+/* Rank 0: closed, every child gone, BYE sent to every rank; others: the
+ * child is gone and rank 0 said BYE (or rank 0 is lost). */
 static int finished(strata__mpi *st) {
-  if (st->root) return load_acquire(&st->stop) && strata__bridge_done(st) && st->relay_done;
-  return st->relay_done || st->lost[0];
+  if (st->root) return st->bye_sent && st->relay_done;
+  return (st->relay_done && st->bye_seen) || st->lost[0];
 }
 
 void strata__mpi_loop(strata__mpi *st) {
@@ -169,17 +211,16 @@ void strata__mpi_loop(strata__mpi *st) {
   }
 }
 
+/* The end of this worker's lifetime; MPI itself stays up (see finalize_at_exit). */
 void strata__mpi_finish(strata__mpi *st) {
   strata__gw_close_all(st);
-  if (st->mpi_up && st->rreq != MPI_REQUEST_NULL) {
-    MPI_Cancel(&st->rreq);
-    MPI_Request_free(&st->rreq);
-  }
-  if (st->mpi_up && !st->failed) {
-    MPI_Comm_free(&st->comm);
-    MPI_Finalize();
-  }
-  strata__free(st->rbuf);
   strata__free(st->scratch);
-  st->rbuf = st->scratch = NULL;
+  st->scratch = NULL;
+}
+
+/* A rank that leaves the process now (not serve-return mode). */
+void strata__mpi_end_process(int status) {
+  finalize_at_exit();
+  fflush(NULL);
+  _exit(status);
 }
