@@ -9,18 +9,22 @@
  * one gateway segment, created and mapped by its rank's gateway before the
  * node's chips map it:
  *
- *   [strata__gw_hdr: STRATA__GW_HDR_BYTES][in: cap][out: nnodes x cap]
+ *   [strata__gw_hdr: STRATA__GW_HDR_BYTES][buffer set 0][buffer set 1]
+ *   buffer set = [in: cap][out: nnodes x cap]; epoch e uses set e % 2
  *
  * Exchange of epoch e (counters never reset; wrap-safe comparisons):
- *   chips:   write `in` (the leader, or every chip at its offset followed by
- *            a local barrier); leader: len, then req = e (release, futex wake)
- *   gateway: sees req >= e (acquire) and ack >= nlocal (e - 1) (acquire: every
- *            chip finished reading `out` of e - 1); copies `in` to out[node],
- *            sends `in` to every other node and receives theirs into out[g];
- *            once every send and receive completed: done = e (release, wake)
- *   chips:   wait done >= e (acquire), read `out`, ack += 1 (release)
- * The leader writes `in` for e + 1 only after done = e, when the gateway no
- * longer reads it. abort (gateway: a node was lost) fails every wait.
+ *   chips:   write in[e] (the leader, or every chip at its offset followed by
+ *            a local barrier); leader: len[e % 2], then req = e (release, wake)
+ *   gateway: in epoch order; sees req >= e (acquire) and ack >= nlocal (e - 2)
+ *            (acquire: every chip finished reading out[e] of epoch e - 2, the
+ *            last use of this set); copies in[e] to out[e][node] (unless
+ *            self_in: an allreduce reads its own part from in[e]), sends in[e]
+ *            to every other node and receives theirs into out[e][g]; once all
+ *            completed: done = e (release, wake)
+ *   chips:   wait done >= e (acquire), read out[e], ack += 1 (release)
+ * A chip writes in[e] only after it saw done for e - 2 (the gateway no longer
+ * sends it), so an allreduce can compute chunk e + 1 while e travels (two
+ * epochs in flight). abort (gateway: a node was lost) fails every wait.
  */
 #ifndef STRATA_COMM_EXT_H
 #define STRATA_COMM_EXT_H
@@ -54,19 +58,21 @@ typedef struct strata__gw_hdr {
   strata__signal req;                          /* leader */
   strata__signal done;                         /* gateway */
   strata__signal ack;                          /* every local chip */
-  uint64_t len;                                /* leader, before req */
+  uint64_t len[2];                             /* leader, before req (per set) */
+  uint32_t self_in[2];                         /* leader, before req: 1 = the node's
+                                                  own part is read from in (no copy) */
   _Atomic uint32_t abort;                      /* gateway */
 } strata__gw_hdr;
 _Static_assert(sizeof(strata__gw_hdr) <= STRATA__GW_HDR_BYTES, "gateway header fits");
 
-static inline unsigned char *strata__gw_in(strata__gw_hdr *g) {
-  return (unsigned char *)g + STRATA__GW_HDR_BYTES;
+static inline unsigned char *strata__gw_in(strata__gw_hdr *g, uint32_t e) {
+  return (unsigned char *)g + STRATA__GW_HDR_BYTES + (size_t)(e & 1) * (1 + g->nnodes) * g->cap;
 }
-static inline unsigned char *strata__gw_out(strata__gw_hdr *g, uint32_t node) {
-  return strata__gw_in(g) + (size_t)(1 + node) * g->cap;
+static inline unsigned char *strata__gw_out(strata__gw_hdr *g, uint32_t node, uint32_t e) {
+  return strata__gw_in(g, e) + (size_t)(1 + node) * g->cap;
 }
 static inline size_t strata__gw_bytes(uint32_t nnodes, uint64_t cap) {
-  return STRATA__GW_HDR_BYTES + (size_t)(1 + nnodes) * cap;
+  return STRATA__GW_HDR_BYTES + 2 * (size_t)(1 + nnodes) * cap;
 }
 
 /* ALLOC_DOMAIN of a hierarchical domain, as the root sends it to a worker

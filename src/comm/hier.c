@@ -8,18 +8,31 @@
 
 #include "comm/comm_int.h"
 
-/* One exchange of epoch ++gstep: `in` is written (by the leader, or by every
- * chip followed by a local barrier); wait until every node's `in` is in out[]. */
-static int gw_round(strata_comm *c, size_t len, const strata_kernel_ctx *k) {
+/* The epoch the next exchange will use (its buffer set: strata__gw_in/out). */
+static uint32_t next_epoch(const strata_comm *c) { return c->gstep + 1; }
+
+/* Request exchange ++gstep: in[e] is written (by the leader, or by every
+ * chip followed by a local barrier). */
+static uint32_t gw_post(strata_comm *c, size_t len, int self_in) {
   strata__gw_hdr *g = c->gw;
   uint32_t e = ++c->gstep;
   if (c->rank == 0) {
-    g->len = len;
-    strata__signal_post(&g->req, e); /* publishes `in` and len to the gateway */
+    g->len[e & 1] = len;
+    g->self_in[e & 1] = (uint32_t)self_in;
+    strata__signal_post(&g->req, e); /* publishes in[e] and len to the gateway */
   }
-  int rc = strata__wait_signal(c, &g->done, e, strata__deadline_ms(c->timeout_ms), k);
+  return e;
+}
+
+/* Wait until every node's in[e] is in out[e]. */
+static int gw_wait(strata_comm *c, uint32_t e, const strata_kernel_ctx *k) {
+  int rc = strata__wait_signal(c, &c->gw->done, e, strata__deadline_ms(c->timeout_ms), k);
   if (rc) c->broken = 1;
   return rc;
+}
+
+static int gw_round(strata_comm *c, size_t len, int self_in, const strata_kernel_ctx *k) {
+  return gw_wait(c, gw_post(c, len, self_in), k);
 }
 
 static void gw_ack(strata_comm *c) { fetch_add(&c->gw->ack.value, 1); /* release: reads done */ }
@@ -29,7 +42,7 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 /* ---- the hierarchical algorithms ------------------------------------------------- */
 static int hier_barrier(strata_comm *c, const strata_kernel_ctx *k) {
   int rc = strata__local_barrier(c, k);
-  if (rc == 0) rc = gw_round(c, 0, k);
+  if (rc == 0) rc = gw_round(c, 0, 0, k);
   if (rc == 0) gw_ack(c);
   return rc;
 }
@@ -41,10 +54,11 @@ static int hier_broadcast(strata_comm *c, unsigned char *buf, size_t bytes, uint
   int rc = 0;
   for (size_t off = 0; rc == 0 && (off < bytes || off == 0); off += g->cap) {
     size_t len = min_sz(bytes - off, g->cap);
+    uint32_t e = next_epoch(c);
     if (g->node == hr) rc = strata__local_broadcast(c, buf + off, len, g->glocal[root], k);
-    if (rc == 0 && g->node == hr && c->rank == 0) memcpy(strata__gw_in(g), buf + off, len);
-    if (rc == 0) rc = gw_round(c, g->node == hr ? len : 0, k);
-    if (rc == 0 && g->node != hr) memcpy(buf + off, strata__gw_out(g, hr), len);
+    if (rc == 0 && g->node == hr && c->rank == 0) memcpy(strata__gw_in(g, e), buf + off, len);
+    if (rc == 0) rc = gw_round(c, g->node == hr ? len : 0, 0, k);
+    if (rc == 0 && g->node != hr) memcpy(buf + off, strata__gw_out(g, hr, e), len);
     if (rc == 0) gw_ack(c);
     if (bytes == 0) break;
   }
@@ -55,9 +69,9 @@ static int hier_broadcast(strata_comm *c, unsigned char *buf, size_t bytes, uint
  * offset, a local barrier, one exchange; piece (node g, member l) is at
  * out[g] + l * stride. */
 typedef void (*gw_fill_fn)(strata_comm *c, const unsigned char *in, size_t off, size_t len,
-                           size_t piece, size_t total);
+                           size_t piece, size_t total, uint32_t e);
 typedef void (*gw_take_fn)(strata_comm *c, unsigned char *out, size_t off, size_t len,
-                           size_t piece, size_t total);
+                           size_t piece, size_t total, uint32_t e);
 
 static int pieces(strata_comm *c, const void *in, void *out, size_t total, size_t per_member,
                   gw_fill_fn fill, gw_take_fn take, const strata_kernel_ctx *k) {
@@ -70,58 +84,82 @@ static int pieces(strata_comm *c, const void *in, void *out, size_t total, size_
   int rc = 0;
   for (size_t off = 0; rc == 0 && off < total; off += piece) {
     size_t len = min_sz(total - off, piece);
-    fill(c, in, off, len, piece, total);
+    uint32_t e = next_epoch(c);
+    fill(c, in, off, len, piece, total, e);
     rc = strata__local_barrier(c, k);
-    if (rc == 0) rc = gw_round(c, (size_t)g->nlocal * per_member * piece, k);
-    if (rc == 0) take(c, out, off, len, piece, total);
+    if (rc == 0) rc = gw_round(c, (size_t)g->nlocal * per_member * piece, 0, k);
+    if (rc == 0) take(c, out, off, len, piece, total, e);
     if (rc == 0) gw_ack(c);
   }
   return rc;
 }
 
 static void ag_fill(strata_comm *c, const unsigned char *in, size_t off, size_t len, size_t piece,
-                    size_t total) {
+                    size_t total, uint32_t e) {
   (void)total;
-  memcpy(strata__gw_in(c->gw) + c->rank * piece, in + off, len);
+  memcpy(strata__gw_in(c->gw, e) + c->rank * piece, in + off, len);
 }
 static void ag_take(strata_comm *c, unsigned char *out, size_t off, size_t len, size_t piece,
-                    size_t total) {
+                    size_t total, uint32_t e) {
   strata__gw_hdr *g = c->gw;
   for (uint32_t q = 0; q < c->gsize; q++)
-    memcpy(out + q * total + off, strata__gw_out(g, g->gnode[q]) + g->glocal[q] * piece, len);
+    memcpy(out + q * total + off, strata__gw_out(g, g->gnode[q], e) + g->glocal[q] * piece, len);
 }
 
 static void a2a_fill(strata_comm *c, const unsigned char *in, size_t off, size_t len, size_t piece,
-                     size_t total) {
+                     size_t total, uint32_t e) {
   for (uint32_t q = 0; q < c->gsize; q++)
-    memcpy(strata__gw_in(c->gw) + ((size_t)c->rank * c->gsize + q) * piece, in + q * total + off, len);
+    memcpy(strata__gw_in(c->gw, e) + ((size_t)c->rank * c->gsize + q) * piece,
+           in + q * total + off, len);
 }
 static void a2a_take(strata_comm *c, unsigned char *out, size_t off, size_t len, size_t piece,
-                     size_t total) {
+                     size_t total, uint32_t e) {
   strata__gw_hdr *g = c->gw;
   for (uint32_t q = 0; q < c->gsize; q++)
     memcpy(out + q * total + off,
-           strata__gw_out(g, g->gnode[q]) + ((size_t)g->glocal[q] * c->gsize + c->grank) * piece, len);
+           strata__gw_out(g, g->gnode[q], e) + ((size_t)g->glocal[q] * c->gsize + c->grank) * piece,
+           len);
 }
 
 /* This node's sum in out (shm steps), then every node's sum reduced in node
- * order by every chip: the same bytes everywhere. */
+ * order by every chip: the same bytes everywhere. Pipelined: chunk i + 1 is
+ * summed in the node while chunk i travels between nodes. A node's own sum
+ * is read from in[e], which the leader rewrites only at epoch e + 2, after
+ * every member's next local step. */
+typedef struct ar_chunk {
+  unsigned char *out;
+  size_t n;
+  uint32_t e;
+} ar_chunk;
+
+static int ar_finish(strata_comm *c, const ar_chunk *p, strata_dtype dt, strata_red_op op,
+                     const strata_kernel_ctx *k) {
+  strata__gw_hdr *g = c->gw;
+  const void *src[STRATA__GW_MAX_NODES];
+  int rc = gw_wait(c, p->e, k);
+  for (uint32_t h = 0; h < g->nnodes; h++)
+    src[h] = h == g->node ? strata__gw_in(g, p->e) : strata__gw_out(g, h, p->e);
+  if (rc == 0) rc = strata_reduce(p->out, src, g->nnodes, p->n, dt, op);
+  if (rc == 0) gw_ack(c);
+  return rc;
+}
+
 static int hier_allreduce(strata_comm *c, const unsigned char *in, unsigned char *out, size_t count,
                           strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
                           const strata_kernel_ctx *k) {
   strata__gw_hdr *g = c->gw;
   size_t u = strata_dtype_size(dt), per = g->cap / u;
-  const void *src[STRATA__GW_MAX_NODES];
+  ar_chunk prev = {NULL, 0, 0};
   int rc = 0;
-  for (uint32_t h = 0; h < g->nnodes; h++) src[h] = strata__gw_out(g, h);
   for (size_t off = 0; rc == 0 && off < count; off += per) {
-    size_t n = min_sz(count - off, per);
-    rc = strata__local_allreduce(c, in + off * u, out + off * u, n, dt, op, algo, k);
-    if (rc == 0 && c->rank == 0) memcpy(strata__gw_in(g), out + off * u, n * u);
-    if (rc == 0) rc = gw_round(c, n * u, k);
-    if (rc == 0) rc = strata_reduce(out + off * u, src, g->nnodes, n, dt, op);
-    if (rc == 0) gw_ack(c);
+    ar_chunk cur = {out + off * u, min_sz(count - off, per), next_epoch(c)};
+    rc = strata__local_allreduce(c, in + off * u, cur.out, cur.n, dt, op, algo, k);
+    if (rc == 0 && c->rank == 0) memcpy(strata__gw_in(g, cur.e), cur.out, cur.n * u);
+    if (rc == 0) gw_post(c, cur.n * u, 1);
+    if (rc == 0 && prev.out) rc = ar_finish(c, &prev, dt, op, k);
+    prev = cur;
   }
+  if (rc == 0 && prev.out) rc = ar_finish(c, &prev, dt, op, k);
   return rc;
 }
 

@@ -108,19 +108,20 @@ static void fail(strata__mpi *st, gw_slot *s, int peer, const char *why) {
   if (peer >= 0) strata__mpi_peer_lost(st, peer, why);
 }
 
-static void start(strata__mpi *st, gw_slot *s, uint32_t d) {
+static void start(strata__mpi *st, gw_slot *s, uint32_t d, uint32_t e) {
   strata__gw_hdr *g = s->g;
-  size_t len = g->len < g->cap ? g->len : g->cap;
-  memcpy(strata__gw_out(g, g->node), strata__gw_in(g), len);
+  size_t len = g->len[e & 1] < g->cap ? g->len[e & 1] : g->cap;
+  if (!g->self_in[e & 1]) memcpy(strata__gw_out(g, g->node, e), strata__gw_in(g, e), len);
   s->nreq = 0;
   for (uint32_t n = 0; n < g->nnodes; n++) {
     int peer = (int)g->node_rank[n], tag = STRATA_MPI_TAG_GW + (int)d;
     if (n == g->node) continue;
     if (st->lost[peer]) return fail(st, s, -1, "");
-    int rc = MPI_Irecv(strata__gw_out(g, n), (int)g->cap, MPI_BYTE, peer, tag, st->comm,
+    int rc = MPI_Irecv(strata__gw_out(g, n, e), (int)g->cap, MPI_BYTE, peer, tag, st->comm,
                        &s->req[s->nreq++]);
     if (rc == MPI_SUCCESS)
-      rc = MPI_Isend(strata__gw_in(g), (int)len, MPI_BYTE, peer, tag, st->comm, &s->req[s->nreq++]);
+      rc = MPI_Isend(strata__gw_in(g, e), (int)len, MPI_BYTE, peer, tag, st->comm,
+                     &s->req[s->nreq++]);
     if (rc != MPI_SUCCESS) return fail(st, s, peer, "a gateway transfer failed");
   }
   s->busy = 1;
@@ -129,11 +130,11 @@ static void start(strata__mpi *st, gw_slot *s, uint32_t d) {
 static int serve(strata__mpi *st, gw_slot *s, uint32_t d) {
   strata__gw_hdr *g = s->g;
   if (!s->busy) {
-    uint32_t e = s->served + 1;
+    uint32_t e = s->served + 1; /* its buffer set was last read at e - 2 */
     if (READ_ONCE(g->abort) || !reached(load_acquire(&g->req.value), e) || /* pairs with post */
-        !reached(load_acquire(&g->ack.value), g->nlocal * s->served))
+        (e > 2 && !reached(load_acquire(&g->ack.value), g->nlocal * (e - 2))))
       return 0;
-    start(st, s, d);
+    start(st, s, d, e);
     if (!s->busy) return 1;
   }
   int done = 0;
@@ -152,9 +153,28 @@ int strata__gw_poll(strata__mpi *st) {
   return moved;
 }
 
+/* 1 while an exchange is in flight: MPI needs polling to move it. */
 int strata__gw_active(const strata__mpi *st) {
   for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++)
-    if (st->gw->s[d].g) return 1;
+    if (st->gw->s[d].busy) return 1;
+  return 0;
+}
+
+/* Park until a node's leader requests an exchange (its post wakes us), at
+ * most until deadline; 0 if there is no gateway to wait on. The Dekker pair
+ * of event.h: waiters += 1; smp_mb; read req (the post: store; smp_mb; read
+ * waiters). */
+int strata__gw_park(strata__mpi *st, uint64_t deadline) {
+  for (uint32_t d = 0; st->gw && d < GW_MAX_DOMAINS; d++) {
+    gw_slot *s = &st->gw->s[d];
+    if (!s->g) continue;
+    strata__signal *req = &s->g->req;
+    fetch_add(&req->waiters, 1);
+    smp_mb();
+    if (load_acquire(&req->value) == s->served) strata__futex_wait(&req->value, s->served, deadline, 1);
+    fetch_sub(&req->waiters, 1);
+    return 1;
+  }
   return 0;
 }
 

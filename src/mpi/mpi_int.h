@@ -152,6 +152,7 @@ STRATA_HIDDEN int strata__serve_rank(strata_node *n, strata__mpi *st);
 /* ---- gateway.c ---- */
 STRATA_HIDDEN int strata__gw_poll(strata__mpi *st); /* 1 if it moved data */
 STRATA_HIDDEN int strata__gw_active(const strata__mpi *st);
+STRATA_HIDDEN int strata__gw_park(strata__mpi *st, uint64_t deadline);
 STRATA_HIDDEN void strata__gw_close_all(strata__mpi *st);
 /* Relay: a hierarchical ALLOC_DOMAIN / RELEASE_DOMAIN on its way to the
  * child; the gateway maps or drops its segment (msg's blob names it). */

@@ -6,15 +6,15 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "mpi/mpi_int.h"
 
 #define HB_EVERY_NS (250ull * STRATA_NS_PER_MS)
-#define SPIN_AFTER_WORK_NS (2ull * STRATA_NS_PER_MS) /* poll without parking after activity */
-#define PARK_IDLE_NS (1ull * STRATA_NS_PER_MS)
-#define PARK_GW_NS (50ull * 1000)                    /* while domains exist */
+#define YIELD_AFTER_WORK_NS (200ull * 1000) /* poll, yielding the CPU, after activity */
+#define PARK_IDLE_NS (1ull * STRATA_NS_PER_MS) /* MPI has no fd to sleep on: poll this often */
 
 void strata__mpi_errstr(int rc, char *buf, size_t len) {
   char s[MPI_MAX_ERROR_STRING];
@@ -205,9 +205,14 @@ void strata__mpi_loop(strata__mpi *st) {
     heartbeat(st, now);
     if (moved) st->last_activity = now;
     if (finished(st) && sends_pending(st) && st->failed) break; /* sends to the lost never end */
-    if (now - st->last_activity < SPIN_AFTER_WORK_NS) continue;
-    uint64_t park = strata__gw_active(st) ? PARK_GW_NS : PARK_IDLE_NS;
-    strata__event_wait_spin(ev, seen, now + park, STRATA_SPIN_NONE);
+    /* An exchange in flight, or just after work: poll, but let the chips run
+     * (2 CPUs are shared by every rank's threads and chips). */
+    if (strata__gw_active(st) || sends_pending(st) || now - st->last_activity < YIELD_AFTER_WORK_NS) {
+      sched_yield();
+      continue;
+    }
+    if (!strata__gw_park(st, now + PARK_IDLE_NS)) /* a leader's request wakes it */
+      strata__event_wait_spin(ev, seen, now + PARK_IDLE_NS, STRATA_SPIN_NONE);
   }
 }
 
