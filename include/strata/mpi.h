@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* This process's rank under mpirun (read from the environment, valid before
- * any MPI call), 0 otherwise. */
+ * any MPI call), 0 otherwise (or with STRATA_MPI=0). */
 STRATA_API int strata_mpi_rank(void);
 /* Number of ranks under mpirun, 1 otherwise. */
 STRATA_API int strata_mpi_size(void);

@@ -40,6 +40,10 @@ STRATA_API int strata_trace_summary(const char *path, FILE *out, int json);
 /* A swimlane picture of a trace: a row per core, a colour per kernel,
  * dependency lines when the trace has them. */
 STRATA_API int strata_trace_svg(const char *path, const char *svg_path);
+/* Join the trace files of several MPI ranks into one timeline (rank 0's
+ * file first, then <file>.rank1, ...: each rank writes its own, already on
+ * rank 0's clock); process ids of input i are moved by i x 10^7. */
+STRATA_API int strata_trace_merge(const char *out, const char *const *inputs, int n);
 
 #ifdef __cplusplus
 }

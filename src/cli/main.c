@@ -73,6 +73,7 @@ static void usage(FILE *out) {
                "       strata stress allreduce [options]  the init-skew reproduction\n"
                "       strata list | version | help\n"
                "       strata trace summary <file> [--json] | strata trace svg <file> -o <out.svg>\n"
+               "       strata trace merge -o <out> <file> [<file>.rank1 ...]  (traces of mpirun ranks)\n"
                "run options:\n  --json                  print the result as JSON\n"
                "  --trace <file>          write a Chrome trace (STRATA_TRACE_LEVEL 1..3, default 1)\n"
                "  --legacy-sched-timeout  use the old idle-cap hang detector\n");

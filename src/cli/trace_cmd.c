@@ -10,7 +10,8 @@
 
 static void trace_usage(FILE *out) {
   fprintf(out, "usage: strata trace summary <file> [--json]\n"
-               "       strata trace svg <file> -o <out.svg>\n");
+               "       strata trace svg <file> -o <out.svg>\n"
+               "       strata trace merge -o <out> <file> [<file>.rank1 ...]   (mpirun runs)\n");
 }
 
 int cli_trace_flag(int argc, char **argv, int *i, const char **file) {
@@ -49,10 +50,21 @@ static int svg(int argc, char **argv) {
   return 1;
 }
 
+static int merge(int argc, char **argv) {
+  if (argc < 6 || strcmp(argv[3], "-o") != 0) {
+    fprintf(stderr, "strata: trace merge needs -o <out> and 1+ trace files\n");
+    return CLI_USAGE;
+  }
+  if (strata_trace_merge(argv[4], (const char *const *)(argv + 5), argc - 5) == 0) return 0;
+  fprintf(stderr, "strata: %s\n", strata_last_error());
+  return 1;
+}
+
 int cli_trace(int argc, char **argv) {
   if (argc >= 3 && cli_is_help(argv[2])) return trace_usage(stdout), 0;
   if (argc >= 3 && strcmp(argv[2], "summary") == 0) return summary(argc, argv);
   if (argc >= 3 && strcmp(argv[2], "svg") == 0) return svg(argc, argv);
+  if (argc >= 3 && strcmp(argv[2], "merge") == 0) return merge(argc, argv);
   trace_usage(stderr);
   return CLI_USAGE;
 }

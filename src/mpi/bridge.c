@@ -113,6 +113,12 @@ void strata__bridge_poll(strata__mpi *st) {
 }
 
 void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
+  if (w->h.type == WIRE_PING) { /* a rank measures its clock against ours */
+    wire_msg p = *w;
+    p.h.type = WIRE_PONG;
+    p.m.arg[1] = strata__now_ns();
+    return strata__mpi_send(st, from, &p);
+  }
   if (st->gone[from]) return;
   if (w->h.type == WIRE_REP) {
     if (w->m.state == STRATA_MB_INIT_DONE) {

@@ -46,7 +46,9 @@ enum {
   WIRE_KILL,    /* 0 -> r: kill the child now */
   WIRE_HB,      /* both ways: alive */
   WIRE_GO,      /* 0 -> r: every rank is ready */
-  WIRE_BYE      /* 0 -> r: the worker is closed on every rank (end of a lifetime) */
+  WIRE_BYE,     /* 0 -> r: the worker is closed on every rank (end of a lifetime) */
+  WIRE_PING,    /* r -> 0: arg[0] = r's clock (clock offset for traces) */
+  WIRE_PONG     /* 0 -> r: arg[0] echoed, arg[1] = rank 0's clock */
 };
 
 /* What travels on STRATA_MPI_TAG_CTRL: this header, then the mailbox message
@@ -64,7 +66,8 @@ typedef struct wire_msg {
 
 static inline size_t wire_len(const wire_msg *w) {
   size_t head = offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob);
-  return w->h.type == WIRE_REQ || w->h.type == WIRE_REP || w->h.type == WIRE_LOST
+  return w->h.type == WIRE_REQ || w->h.type == WIRE_REP || w->h.type == WIRE_LOST ||
+                 w->h.type == WIRE_PING || w->h.type == WIRE_PONG
              ? head + w->m.blob_len : offsetof(wire_msg, m);
 }
 
@@ -121,6 +124,10 @@ typedef struct strata__mpi {
   wire_msg *scratch;               /* one message being built */
   char host[64];
   struct strata__gw_table *gw;
+  /* clock offset to rank 0 (NTP-style, the round trip with the least delay) */
+  uint32_t pings;
+  uint64_t best_rtt;
+  int64_t best_off;
   uint64_t last_activity;
   strata__event wake;              /* parks the loop when there is no mirror */
 } strata__mpi;

@@ -14,19 +14,9 @@
 #include "mpi/mpi_int.h"
 #endif
 
-static int env_int(const char *name, int def) {
-  const char *s = getenv(name);
-  char *end;
-  long v = s ? strtol(s, &end, 10) : def;
-  return s && (*end || end == s || v < 0 || v > 1 << 20) ? def : (int)v;
-}
+int strata_mpi_rank(void) { return strata__launcher_rank(); }
 
-int strata_mpi_rank(void) { return env_int("OMPI_COMM_WORLD_RANK", 0); }
-
-int strata_mpi_size(void) {
-  int n = env_int("OMPI_COMM_WORLD_SIZE", 1);
-  return n > 0 ? n : 1;
-}
+int strata_mpi_size(void) { return strata__launcher_size(); }
 
 int strata_mpi_available(void) { return STRATA_HAVE_MPI; }
 
@@ -40,7 +30,7 @@ void strata_mpi_serve_return(int on) { (void)on; }
 int strata__mpi_env(int *rank, int *size) {
   *rank = strata_mpi_rank();
   *size = strata_mpi_size();
-  return *size > 1 && *rank < *size && strata__env_u64("STRATA_MPI", 1, 0, 1, 0) == 1;
+  return *size > 1 && *rank < *size;
 }
 
 static int active; /* one multi-host worker at a time (rank 0: until its close) */

@@ -11,6 +11,7 @@
 
 #include "comm/comm_ext.h"
 #include "mpi/mpi_int.h"
+#include "platform/trace_rec.h"
 #include "strata/mpi.h"
 
 static const strata__ext_ops *ext_by_name(const char *name) {
@@ -26,7 +27,29 @@ static void send_lost(strata__mpi *st, int wstatus, const char *msg) {
   strata__mpi_send(st, 0, w);
 }
 
+/* ---- this rank's clock against rank 0's, for traces: PING_ROUNDS round
+ * trips after GO; the one with the least delay gives the offset ---------- */
+#define PING_ROUNDS 8
+
+static void ping(strata__mpi *st) {
+  wire_msg p;
+  memset(&p, 0, offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob));
+  p.h.type = WIRE_PING;
+  p.m.arg[0] = strata__now_ns();
+  strata__mpi_send(st, 0, &p);
+}
+
+static void pong(strata__mpi *st, const wire_msg *w) {
+  uint64_t t1 = w->m.arg[0], t2 = w->m.arg[1], t3 = strata__now_ns();
+  int64_t off = (int64_t)t2 - (int64_t)(t1 / 2 + t3 / 2);
+  if (!st->pings || t3 - t1 < st->best_rtt) st->best_rtt = t3 - t1, st->best_off = off;
+  if (++st->pings < PING_ROUNDS) return ping(st);
+  strata__trace_set_clock_offset(st->best_off);
+}
+
 void strata__relay_on(strata__mpi *st, wire_msg *w) {
+  if (w->h.type == WIRE_GO && st->rank != 0) return ping(st);
+  if (w->h.type == WIRE_PONG) return pong(st, w);
   if (w->h.type == WIRE_KILL) {
     strata__mirror_kill(st->mirror);
     return;

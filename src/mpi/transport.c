@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mpi/mpi_int.h"
+#include "strata/trace.h"
 
 #define HB_EVERY_NS (250ull * STRATA_NS_PER_MS)
 #define YIELD_AFTER_WORK_NS (200ull * 1000) /* poll, yielding the CPU, after activity */
@@ -225,6 +226,7 @@ void strata__mpi_finish(strata__mpi *st) {
 
 /* A rank that leaves the process now (not serve-return mode). */
 void strata__mpi_end_process(int status) {
+  strata_trace_stop(); /* this rank's trace file (exit handlers do not run) */
   finalize_at_exit();
   fflush(NULL);
   _exit(status);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "platform/platform_int.h"
 
@@ -102,4 +103,24 @@ uint64_t strata__env_u64_alias(const char *name, const char *alias, uint64_t def
 uint64_t strata__env_u64(const char *name, uint64_t def, uint64_t min,
                          uint64_t max, int pow2) {
   return strata__env_u64_alias(name, NULL, def, min, max, pow2);
+}
+
+/* ---- the launcher ---------------------------------------------------------------- */
+static int env_count(const char *name, int def) {
+  const char *s = getenv(name);
+  char *end;
+  long v = s ? strtol(s, &end, 10) : def;
+  return s && (*end || end == s || v < 0 || v > 1 << 20) ? def : (int)v;
+}
+
+static int launched(void) {
+  const char *off = getenv("STRATA_MPI");
+  return !(off && strcmp(off, "0") == 0);
+}
+
+int strata__launcher_rank(void) { return launched() ? env_count("OMPI_COMM_WORLD_RANK", 0) : 0; }
+
+int strata__launcher_size(void) {
+  int n = launched() ? env_count("OMPI_COMM_WORLD_SIZE", 1) : 1;
+  return n > 0 ? n : 1;
 }

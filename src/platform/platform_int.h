@@ -44,6 +44,11 @@ STRATA_HIDDEN int strata__fail(int code, const char *fmt, ...) STRATA_PRINTF(2, 
 /* Parse unsigned env var `name` (decimal, optional K/M/G suffix) within
  * [min, max] (and a power of two if pow2). Unset: returns def silently.
  * Invalid: warns naming the variable and returns def. */
+/* Where a launcher (Open MPI's mpirun) put this process: its rank and the
+ * number of ranks, from the environment (0 and 1 outside mpirun, or with
+ * STRATA_MPI=0). */
+STRATA_HIDDEN int strata__launcher_rank(void);
+STRATA_HIDDEN int strata__launcher_size(void);
 STRATA_HIDDEN uint64_t strata__env_u64(const char *name, uint64_t def,
                                        uint64_t min, uint64_t max, int pow2);
 /* As strata__env_u64, reading `alias` when `name` is unset (name wins). */

@@ -8,6 +8,9 @@
  * the flush's reads). Every process appends whole lines with O_APPEND writes
  * to <file>.lines; the process that started tracing merges them into <file>
  * at strata_trace_stop() or exit. Forked children drop what they inherited.
+ * Under mpirun, rank r > 0 writes <file>.rank<r>, its timestamps shifted at
+ * the merge by the offset of its clock to rank 0's (measured by the MPI
+ * layer); strata_trace_merge joins the ranks' files into one timeline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,9 @@ static uint32_t tbuf_cap = 1u << 18;
 #define OUT_CHUNK (1u << 16)
 
 _Atomic int strata__trace_level_v;
+static _Atomic int64_t clock_offset_ns; /* rank 0's clock minus this rank's */
+
+void strata__trace_set_clock_offset(int64_t ns) { store_release(&clock_offset_ns, ns); }
 
 typedef struct tbuf {
   strata__tev *ev;
@@ -366,7 +372,9 @@ int strata_trace_start(const char *file, int level) {
                         "(STRATA_TRACE_COMPILED=0); rebuild with it on");
   if (READ_ONCE(strata__trace_level_v))
     return strata__fail(STRATA_EBUSY, "trace_start: already tracing to %s; stop it first", path);
-  snprintf(path, sizeof(path), "%s", file);
+  int rank = strata__launcher_size() > 1 ? strata__launcher_rank() : 0;
+  if (rank) snprintf(path, sizeof(path), "%s.rank%d", file, rank); /* merged by strata_trace_merge */
+  else snprintf(path, sizeof(path), "%s", file);
   char lp[600];
   snprintf(lp, sizeof(lp), "%s.lines", path);
   int fd = open(lp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -388,8 +396,21 @@ void strata__trace_env_init(void) {
     strata__warn_once("trace-start", "STRATA_TRACE=%s: %s; not tracing", file, strata_last_error());
 }
 
-/* Copy <file>.lines into <file> as one JSON object, lines joined by commas. */
+/* Add off_us to the number after every `"<key>":` of line (ts, ready_ts). */
+static void shift_key(char *line, size_t cap, const char *key, double off_us) {
+  for (char *p = strstr(line, key); p; p = strstr(p + 1, key)) {
+    char *num = p + strlen(key), *end, rest[4096];
+    double v = strtod(num, &end);
+    if (end == num) continue;
+    snprintf(rest, sizeof(rest), "%s", end);
+    snprintf(num, cap - (size_t)(num - line), "%.3f%s", v + off_us, rest);
+  }
+}
+
+/* Copy <file>.lines into <file> as one JSON object, lines joined by commas,
+ * timestamps moved to rank 0's clock. */
 static int merge(void) {
+  double off_us = (double)load_acquire(&clock_offset_ns) / 1000.0;
   char lp[600];
   snprintf(lp, sizeof(lp), "%s.lines", path);
   FILE *in = fopen(lp, "r"), *o = fopen(path, "w");
@@ -403,11 +424,15 @@ static int merge(void) {
   int first = 1;
   while (fgets(line, sizeof(line), in)) {
     if (line[0] != '{') continue;
-    fprintf(o, "%s%s", first ? "" : ",\n", strtok(line, "\n"));
+    strtok(line, "\n");
+    if (off_us != 0) shift_key(line, sizeof(line), "\"ts\":", off_us);
+    if (off_us != 0) shift_key(line, sizeof(line), "\"ready_ts\":", off_us);
+    fprintf(o, "%s%s", first ? "" : ",\n", line);
     first = 0;
   }
   fprintf(o, "\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"strata %s\","
-          "\"clock\":\"CLOCK_MONOTONIC, one host clock for every process\"}}\n", STRATA_VERSION_STRING);
+          "\"clock\":\"CLOCK_MONOTONIC, one host clock for every process\",\"rank\":%d,"
+          "\"clock_offset_us\":%.3f}}\n", STRATA_VERSION_STRING, strata__launcher_rank(), off_us);
   fclose(in);
   int rc = fclose(o);
   unlink(lp);

@@ -63,6 +63,8 @@ STRATA_HIDDEN void strata__trace_instant(const char *name, const char *msg, uint
                                          uint32_t tid);
 /* Start tracing from STRATA_TRACE / STRATA_TRACE_LEVEL if set (once). */
 STRATA_HIDDEN void strata__trace_env_init(void);
+/* Rank 0's clock minus this process's (multi-host): applied when the trace is merged. */
+STRATA_HIDDEN void strata__trace_set_clock_offset(int64_t ns);
 /* An interned string for INSTANT names and messages. */
 STRATA_HIDDEN uint32_t strata__trace_intern(const char *s);
 
