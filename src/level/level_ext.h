@@ -90,10 +90,10 @@ STRATA_HIDDEN uint32_t strata__level_chips(const strata_node *n);
  *     transport takes the request with strata__port_take() (device addresses
  *     become tree offsets, callables names), carries it, and writes the
  *     reply back with strata__port_reply(); strata__port_lost() ends the child.
- *   - mirror side (the rank hosting child c): strata__mirror_create() forks
- *     only child c of a worker of the same configuration; requests are posted
- *     into its mailbox (offsets become this process's addresses) and replies
- *     read back. The message is the mailbox's fields, never a pointer.
+ *   - mirror side (the rank hosting child c): a fork server forks only
+ *     child c of a worker of the same configuration (see below); requests
+ *     are posted into its mailbox (offsets become the child's addresses) and
+ *     replies read back. The message is the mailbox's fields, never a pointer.
  */
 #define STRATA__MSG_BLOB_MAX (64u * 1024u) /* >= a mailbox's blob */
 
@@ -141,8 +141,23 @@ STRATA_HIDDEN void strata__port_reply(strata_node *n, uint32_t c, const strata__
 /* Child c is gone: wstatus as from waitpid (0: it shut down), msg says why. */
 STRATA_HIDDEN void strata__port_lost(strata_node *n, uint32_t c, int wstatus, const char *msg);
 
-/* mirror side */
-STRATA_HIDDEN int strata__mirror_create(const strata_node *n, uint32_t c, strata_node **out);
+/* mirror side: the child a rank hosts is forked by a fork server, a
+ * single-threaded process the rank forked before MPI started, so every fork
+ * happens in a process without threads (SPEC §3), whenever it is asked for:
+ *   rank:        strata__mirror_spec, strata__mirror_open (control segment + its fd)
+ *   fork server: strata__mirror_host forks child c over that segment and the
+ *                device memory it maps; reports the pid and the device base
+ *   rank:        strata__mirror_adopt; post / poll / dead / kill / close
+ *   fork server: after reaping the child, strata__mirror_exited publishes its
+ *                status in the segment and frees its side */
+#define STRATA__MIRROR_SPEC_MAX (64u * 1024u)
+/* The configuration a mirror of child c of n needs (bytes written, 0 if cap is short). */
+STRATA_HIDDEN size_t strata__mirror_spec(const strata_node *n, uint32_t c, void *buf, size_t cap);
+STRATA_HIDDEN int strata__mirror_open(const void *spec, size_t len, strata_node **m, int *ctl_fd);
+STRATA_HIDDEN int strata__mirror_host(const void *spec, size_t len, int ctl_fd, strata_node **h,
+                                      pid_t *pid, uint64_t *devbase);
+STRATA_HIDDEN void strata__mirror_adopt(strata_node *m, pid_t pid, uint64_t devbase);
+STRATA_HIDDEN void strata__mirror_exited(strata_node *h, int wstatus);
 /* Post m into the child's mailbox; ext is the resolved extension (or NULL). */
 STRATA_HIDDEN void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg,
                                        const strata__ext_ops *ext);
@@ -154,7 +169,10 @@ STRATA_HIDDEN void strata__mirror_kill(strata_node *m);
 /* The event the child signals after every reply (a place to park). */
 STRATA_HIDDEN strata__event *strata__mirror_event(strata_node *m);
 STRATA_HIDDEN pid_t strata__mirror_pid(const strata_node *m);
-/* SHUTDOWN (SIGKILL after a grace period), reap, unmap, free. */
+/* The fork server's pidfd of the child it forked (-1 without pidfd support). */
+STRATA_HIDDEN int strata__mirror_pidfd(const strata_node *h);
+/* SHUTDOWN (SIGKILL after a grace period), wait for the fork server's
+ * report, unmap, free. */
 STRATA_HIDDEN void strata__mirror_close(strata_node *m);
 
 #endif

@@ -96,6 +96,9 @@ typedef struct strata__node_hdr {
   uint32_t magic, version, nchildren;
   pid_t parent_pid;
   strata__event parent_ev;
+  /* a hosted mirror (port.c): its fork server reaped the child */
+  int32_t host_wstatus;            /* fork server, before host_exit */
+  _Atomic uint32_t host_exit;      /* fork server (release), rank process (acquire) */
 } strata__node_hdr;
 
 #define STRATA_NODE_HDR_BYTES 4096u
@@ -283,6 +286,7 @@ struct strata_node {
   void *rctx;
   int mirror;                      /* a mirror: forks only child mirror_child */
   uint32_t mirror_child;
+  int hosted;                      /* its child is forked by a fork server (not ours to reap) */
 };
 
 /* ---- transport.c: the mailbox, parent side (post and read only) ---- */

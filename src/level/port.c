@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,28 +148,110 @@ void strata__port_lost(strata_node *n, uint32_t c, int wstatus, const char *msg)
 }
 
 /* ---- mirror side ------------------------------------------------------------------- */
-int strata__mirror_create(const strata_node *n, uint32_t c, strata_node **out) {
+#define SPEC_MAGIC 0x5354534du /* "STSM" */
+#define MIRROR_GRACE_MS 2000
+
+typedef struct mirror_spec {
+  uint32_t magic, child, total_chips, nwcfg;
+  strata_node_config cfg, wcfg[STRATA_MAX_LEVEL];
+  strata__registry reg;
+} mirror_spec;
+_Static_assert(sizeof(mirror_spec) <= STRATA__MIRROR_SPEC_MAX, "a mirror's spec fits a message");
+
+size_t strata__mirror_spec(const strata_node *n, uint32_t c, void *buf, size_t cap) {
+  if (cap < sizeof(mirror_spec)) return 0;
+  mirror_spec *sp = buf;
+  memset(sp, 0, sizeof(*sp));
+  *sp = (mirror_spec){SPEC_MAGIC, c, n->total_chips, n->nwcfg, n->cfg, {{0}}, n->reg};
+  memcpy(sp->wcfg, n->wcfg, sizeof(sp->wcfg));
+  return sizeof(*sp);
+}
+
+/* A worker object of the spec's shape with child `child` its mirror child. */
+static strata_node *from_spec(const void *spec, size_t len) {
+  const mirror_spec *sp = spec;
+  if (len != sizeof(*sp) || sp->magic != SPEC_MAGIC) return NULL;
   strata_node *m = strata__node_alloc();
-  if (!m) return strata__fail(STRATA_ENOMEM, "cannot allocate the worker object");
-  m->cfg = n->cfg;
-  memcpy(m->wcfg, n->wcfg, sizeof(m->wcfg));
-  m->nwcfg = n->nwcfg;
-  m->reg = n->reg;
-  m->total_chips = n->total_chips;
-  m->mirror = 1;
-  m->mirror_child = c;
-  int rc = strata__map_segments(m);
-  for (uint32_t k = 0; rc == 0 && k < m->nchildren; k++) strata__layout_child(m, k);
-  if (rc == 0 && c >= m->nchildren)
-    rc = strata__fail(STRATA_EINVAL, "mirror of child %u: the worker has %u", c, m->nchildren);
-  if (rc == 0) rc = strata__spawn_children(m); /* only child c (spawn skips the others) */
-  if (rc) {
-    strata__unmap_segments(m);
+  if (!m) return NULL;
+  m->cfg = sp->cfg;
+  memcpy(m->wcfg, sp->wcfg, sizeof(m->wcfg));
+  m->nwcfg = sp->nwcfg;
+  m->reg = sp->reg;
+  m->total_chips = sp->total_chips;
+  m->mirror = m->hosted = 1;
+  m->mirror_child = sp->child;
+  m->nchildren = (m->cfg.level == 3 ? m->cfg.chips : m->cfg.workers) + m->cfg.subs;
+  m->ctl_bytes = STRATA_NODE_HDR_BYTES + (size_t)m->nchildren * STRATA_MBOX_BYTES;
+  if (m->mirror_child < m->nchildren) return m;
+  strata__free(m);
+  return NULL;
+}
+
+/* The rank's side: the control segment (the fork server maps it from fd). */
+int strata__mirror_open(const void *spec, size_t len, strata_node **out, int *ctl_fd) {
+  strata_node *m = from_spec(spec, len);
+  if (!m) return strata__fail(STRATA_EINVAL, "mirror: a malformed spec (%zu B)", len);
+  m->ctl = strata__shm_map_fd("ctl", m->ctl_bytes, ctl_fd);
+  if (!m->ctl) {
     strata__free(m);
-    return rc;
+    return strata__fail(STRATA_ENOMEM, "cannot map %zu B of shared memory for a mirror",
+                        m->ctl_bytes);
   }
+  m->hdr = m->ctl;
+  *m->hdr = (strata__node_hdr){STRATA_MBOX_MAGIC, STRATA_MBOX_VERSION, m->nchildren, 0, {0}, 0, 0};
+  strata__event_init(&m->hdr->parent_ev, 1);
+  for (uint32_t k = 0; k < m->nchildren; k++) strata__layout_child(m, k);
   *out = m;
   return 0;
+}
+
+/* The fork server's side: map the segment and the device memory, fork child c. */
+int strata__mirror_host(const void *spec, size_t len, int ctl_fd, strata_node **out, pid_t *pid,
+                        uint64_t *devbase) {
+  strata_node *h = from_spec(spec, len);
+  if (!h) return strata__fail(STRATA_EINVAL, "mirror: a malformed spec (%zu B)", len);
+  h->ctl = strata__shm_attach_fd(ctl_fd, h->ctl_bytes);
+  h->hdr = h->ctl;
+  h->devmem_bytes = (size_t)h->total_chips * h->cfg.devmem_bytes;
+  h->devmem = strata__shm_map("dev", h->devmem_bytes);
+  h->devmem_owned = 1;
+  h->tree_mem = h->devmem;
+  h->tree_bytes = h->devmem_bytes;
+  int rc = h->ctl && h->devmem ? 0 : strata__fail(STRATA_ENOMEM, "cannot map %zu B of device "
+                                                  "memory (lower STRATA_NODE_DEVMEM)", h->devmem_bytes);
+  if (rc == 0) {
+    /* the children's shape; their mailboxes are as the rank laid them out
+     * (laid out again, identically: nothing is posted before our reply) */
+    for (uint32_t k = 0; k < h->nchildren; k++) strata__layout_child(h, k);
+    h->hdr->parent_pid = getpid(); /* the child checks its parent against it */
+    rc = strata__spawn_children(h); /* only the mirror child */
+  }
+  if (rc) {
+    strata__unmap_segments(h);
+    strata__free(h);
+    return rc;
+  }
+  *out = h;
+  *pid = h->child[h->mirror_child].pid;
+  *devbase = (uint64_t)(uintptr_t)h->devmem;
+  return 0;
+}
+
+void strata__mirror_adopt(strata_node *m, pid_t pid, uint64_t devbase) {
+  strata__child *ch = &m->child[m->mirror_child];
+  ch->pid = pid;
+  ch->alive = 1;
+  m->tree_mem = (unsigned char *)(uintptr_t)devbase; /* an address in the child: translation only */
+  m->tree_bytes = (size_t)m->total_chips * m->cfg.devmem_bytes;
+}
+
+void strata__mirror_exited(strata_node *h, int wstatus) {
+  if (h->child[h->mirror_child].pidfd >= 0) close(h->child[h->mirror_child].pidfd);
+  h->hdr->host_wstatus = wstatus;
+  store_release(&h->hdr->host_exit, 1); /* pairs with strata__mirror_dead's acquire */
+  strata__event_signal(&h->hdr->parent_ev);
+  strata__unmap_segments(h);
+  strata__free(h);
 }
 
 void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg, const strata__ext_ops *ext) {
@@ -216,7 +299,8 @@ int strata__mirror_poll(strata_node *m, strata__mbox_msg *out) {
 
 int strata__mirror_dead(strata_node *m, int *wstatus, char *msg, size_t len) {
   strata__child *ch = &m->child[m->mirror_child];
-  if (ch->alive && waitpid(ch->pid, &ch->wstatus, WNOHANG) == ch->pid) ch->alive = 0;
+  if (ch->alive && load_acquire(&m->hdr->host_exit)) /* pairs with strata__mirror_exited */
+    ch->alive = 0, ch->wstatus = m->hdr->host_wstatus;
   if (ch->alive) return 0;
   *wstatus = ch->wstatus;
   if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST)
@@ -228,16 +312,38 @@ int strata__mirror_dead(strata_node *m, int *wstatus, char *msg, size_t len) {
 
 void strata__mirror_kill(strata_node *m) {
   strata__child *ch = &m->child[m->mirror_child];
-  if (ch->alive) kill(ch->pid, SIGKILL);
+  if (ch->alive && ch->pid > 0) kill(ch->pid, SIGKILL);
 }
 
 strata__event *strata__mirror_event(strata_node *m) { return &m->hdr->parent_ev; }
 
 pid_t strata__mirror_pid(const strata_node *m) { return m->child[m->mirror_child].pid; }
 
+int strata__mirror_pidfd(const strata_node *h) { return h->child[h->mirror_child].pidfd; }
+
+static int mirror_gone(strata_node *m, uint64_t deadline) {
+  int ws;
+  char msg[320];
+  while (!strata__mirror_dead(m, &ws, msg, sizeof(msg)) && strata__now_ns() < deadline) {
+    uint32_t seen = strata__event_read(&m->hdr->parent_ev);
+    if (!load_acquire(&m->hdr->host_exit))
+      strata__event_wait(&m->hdr->parent_ev, seen, strata__now_ns() + 10 * STRATA_NS_PER_MS);
+  }
+  return !m->child[m->mirror_child].alive;
+}
+
+/* SHUTDOWN if idle (a worker child closes its subtree), else SIGKILL; after
+ * the grace period SIGKILL; the fork server reaps and reports. */
 void strata__mirror_close(strata_node *m) {
   if (!m) return;
-  strata__teardown(m);
-  strata__unmap_segments(m);
+  strata__child *ch = &m->child[m->mirror_child];
+  uint32_t st = strata__read_state(m, m->mirror_child);
+  if (ch->alive && st != STRATA_MB_IDLE && st != STRATA_MB_INIT_DONE) strata__mirror_kill(m);
+  else if (ch->alive) strata__post_shutdown(m, m->mirror_child);
+  if (ch->pid > 0 && !mirror_gone(m, strata__deadline_ms(MIRROR_GRACE_MS))) {
+    strata__mirror_kill(m);
+    mirror_gone(m, strata__deadline_ms(MIRROR_GRACE_MS));
+  }
+  strata__shm_unmap(m->ctl, m->ctl_bytes);
   strata__free(m);
 }

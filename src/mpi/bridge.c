@@ -25,12 +25,12 @@ static void *thread_main(void *arg) {
   return NULL;
 }
 
-/* In strata_node_init after the engine's own forks: fork rank 0's child,
- * then start the MPI thread. */
+/* In strata_node_init after the engine's own forks: rank 0's child (forked
+ * by the fork server), then the MPI thread. */
 static int start(strata_node *n, void *ctx) {
   strata__mpi *st = ctx;
   (void)n;
-  int rc = strata__mirror_create(st->root, 0, &st->mirror);
+  int rc = strata__host_mirror(st->root, 0, &st->mirror); /* forked by the fork server */
   if (rc == 0) rc = strata__thread_start(&st->thread, thread_main, st, "strata-mpi");
   st->thread_started = rc == 0;
   return rc;

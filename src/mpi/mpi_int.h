@@ -168,6 +168,12 @@ STRATA_HIDDEN int strata__gw_control(strata__mpi *st, strata__mbox_msg *m);
 STRATA_HIDDEN void strata__gw_replied(strata__mpi *st, const strata__mbox_msg *m);
 STRATA_HIDDEN void strata__gw_peer_lost(strata__mpi *st, int peer);
 
+/* ---- host.c: the rank's fork server ---- */
+/* Fork the server once (before MPI_Init: no thread may exist yet). */
+STRATA_HIDDEN int strata__host_start(void);
+/* Child c of n, forked by the server: its mirror here. */
+STRATA_HIDDEN int strata__host_mirror(const strata_node *n, uint32_t c, strata_node **out);
+
 /* ---- rank.c ---- */
 STRATA_HIDDEN int strata__mpi_env(int *rank, int *size);
 STRATA_HIDDEN void strata__mpi_worker_closed(void);

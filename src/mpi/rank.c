@@ -48,6 +48,7 @@ static int claim(strata_node *n) {
     return strata__fail(STRATA_ENDPOINT_FAILURE, "an earlier multi-host worker lost a rank; "
                         "MPI cannot be used again in this job");
   int rc = strata__level_set_workers(n, (uint32_t)size, "mpirun -np");
+  if (rc == 0) rc = strata__host_start(); /* before MPI_Init and any thread */
   strata__mpi *st = rc ? NULL : strata__calloc(1, sizeof(*st));
   if (!st) return rc ? rc : strata__fail(STRATA_ENOMEM, "out of memory for the MPI transport");
   st->rank = rank;

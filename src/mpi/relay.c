@@ -125,7 +125,7 @@ void strata__relay_poll(strata__mpi *st) {
 
 /* A rank >= 1: host child `rank` of n and serve rank 0 until it closes. */
 int strata__serve_rank(strata_node *n, strata__mpi *st) {
-  int rc = strata__mirror_create(n, (uint32_t)st->rank, &st->mirror); /* forks before MPI */
+  int rc = strata__host_mirror(n, (uint32_t)st->rank, &st->mirror); /* by the fork server */
   char why[320];
   snprintf(why, sizeof(why), "%s", rc ? strata_last_error() : "");
   if (strata__mpi_start(st) != 0) {

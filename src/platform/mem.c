@@ -75,7 +75,7 @@ void strata__shm_name(char *buf, size_t len, const char *what) {
 /* Each segment is unlinked right after it is mapped: forked children
  * inherit the mapping, and no /dev/shm entry can outlive its creator,
  * whatever kills it. */
-void *strata__shm_map(const char *tag, size_t bytes) {
+void *strata__shm_map_fd(const char *tag, size_t bytes, int *keep_fd) {
   char name[96];
   strata__shm_name(name, sizeof(name), tag);
   int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -84,7 +84,15 @@ void *strata__shm_map(const char *tag, size_t bytes) {
   void *p = MAP_FAILED;
   if (ftruncate(fd, (off_t)bytes) == 0)
     p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-  close(fd);
+  if (keep_fd && p != MAP_FAILED) *keep_fd = fd;
+  else close(fd);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void *strata__shm_map(const char *tag, size_t bytes) { return strata__shm_map_fd(tag, bytes, NULL); }
+
+void *strata__shm_attach_fd(int fd, size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 

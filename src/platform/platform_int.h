@@ -110,6 +110,10 @@ STRATA_HIDDEN void strata__shm_name(char *buf, size_t len, const char *what);
 /* An anonymous shared mapping of `bytes` (POSIX shm, unlinked at once, so
  * nothing is left in /dev/shm) that forked children inherit; NULL on error. */
 STRATA_HIDDEN void *strata__shm_map(const char *tag, size_t bytes);
+/* The same, keeping an fd of the segment in *keep_fd (to pass to another
+ * process, which maps it with strata__shm_attach_fd). */
+STRATA_HIDDEN void *strata__shm_map_fd(const char *tag, size_t bytes, int *keep_fd);
+STRATA_HIDDEN void *strata__shm_attach_fd(int fd, size_t bytes);
 STRATA_HIDDEN void strata__shm_unmap(void *p, size_t bytes);
 
 /* ---- JSON output (trace.c) ---- */
