@@ -16,35 +16,18 @@ static uint32_t K_ADD, K_SLEEP, K_FAIL, O_ADD, O_SLEEP, O_FAIL, L_ADD, L_SLEEP, 
 static uint32_t S_SLEEP;
 
 /* ---- callables ---------------------------------------------------------------- */
-static void k_add(strata_kernel_ctx *k) { /* t1 = t0 + s0 (doubles) */
-  const double *x = strata_kernel_tensor(k, 0)->data;
-  double *y = strata_kernel_tensor(k, 1)->data;
-  for (size_t i = 0; i < strata_kernel_tensor(k, 1)->bytes / 8; i++)
-    y[i] = x[i] + strata_kernel_scalar_f64(k, 0);
-}
 static void k_fail(strata_kernel_ctx *k) { strata_kernel_fail(k, "kernel exploded"); }
 
-static void run_kernel(strata_orch *o, uint32_t kernel, const strata_args *na) {
-  strata_args a = *na;
-  a.ndeps = 0;
-  strata_orch_submit(o, kernel, &a, NULL);
-}
-static void o_add(strata_orch *o, void *arg) { run_kernel(o, K_ADD, arg); }
-static void o_sleep(strata_orch *o, void *arg) { run_kernel(o, K_SLEEP, arg); }
-static void o_fail(strata_orch *o, void *arg) { run_kernel(o, K_FAIL, arg); }
+static void o_add(strata_orch *o, void *arg) { orch_one_kernel(o, K_ADD, arg); }
+static void o_sleep(strata_orch *o, void *arg) { orch_one_kernel(o, K_SLEEP, arg); }
+static void o_fail(strata_orch *o, void *arg) { orch_one_kernel(o, K_FAIL, arg); }
 
-/* Level orchestrations, run by an L3 worker for its L4: the task's args
- * again, on the L3's chip scalar 1. */
-static void forward(strata_node_orch *o, uint32_t orch, const strata_args *na) {
-  strata_args a = *na;
-  a.ndeps = 0;
-  strata_node_submit_chip(o, (uint32_t)a.scalars[1], orch, &a, NULL);
-}
-static void l_add(strata_node_orch *o, void *arg) { forward(o, O_ADD, arg); }
-static void l_sleep(strata_node_orch *o, void *arg) { forward(o, O_SLEEP, arg); }
-static void l_fail(strata_node_orch *o, void *arg) { forward(o, O_FAIL, arg); }
+/* Level orchestrations, run by an L3 worker for its L4 (util.h). */
+static void l_add(strata_node_orch *o, void *arg) { level_forward(o, O_ADD, arg); }
+static void l_sleep(strata_node_orch *o, void *arg) { level_forward(o, O_SLEEP, arg); }
+static void l_fail(strata_node_orch *o, void *arg) { level_forward(o, O_FAIL, arg); }
 static void l_call(strata_node_orch *o, void *arg) { /* chip orchestration scalar 2 */
-  forward(o, (uint32_t)((const strata_args *)arg)->scalars[2], arg);
+  level_forward(o, (uint32_t)((const strata_args *)arg)->scalars[2], arg);
 }
 
 static int s_sleep(const strata_args *a, char *msg, size_t len) {
@@ -55,7 +38,7 @@ static int s_sleep(const strata_args *a, char *msg, size_t len) {
 }
 
 static void register_all(strata_node *n) {
-  assert_int_equal(strata_node_register_kernel(n, "add", k_add, STRATA_CORE_AIV, &K_ADD), 0);
+  assert_int_equal(strata_node_register_kernel(n, "add", k_add_f64, STRATA_CORE_AIV, &K_ADD), 0);
   assert_int_equal(strata_node_register_kernel(n, "sleep", k_sleep, STRATA_CORE_AIV, &K_SLEEP), 0);
   assert_int_equal(strata_node_register_kernel(n, "fail", k_fail, STRATA_CORE_AIV, &K_FAIL), 0);
   assert_int_equal(strata_node_register_orch(n, "add", o_add, &O_ADD), 0);
@@ -527,7 +510,7 @@ STRATA_TEST(null_handles_are_einval_with_a_message) {
       strata_node_malloc(NULL, 0, 8, &p), strata_node_free(NULL, 0, &p),
       strata_node_copy_to(NULL, 0, &p, &p, 8), strata_node_copy_from(NULL, 0, &p, &p, 8),
       strata_node_run(NULL, NULL, NULL, NULL),
-      strata_node_register_kernel(NULL, "k", k_add, STRATA_CORE_AIV, &id),
+      strata_node_register_kernel(NULL, "k", k_add_f64, STRATA_CORE_AIV, &id),
       strata_node_register_orch(NULL, "o", o_add, &id), strata_node_register_sub(NULL, "s", s_sleep, &id),
       strata_node_register_level_orch(NULL, "l", l_add, &id),
       strata_node_register_by_name(NULL, STRATA_FN_KERNEL, "k", "x", STRATA_CORE_AIV, &id),
@@ -539,7 +522,7 @@ STRATA_TEST(null_handles_are_einval_with_a_message) {
       strata_node_domain_create(NULL, &id, 1, 4096, &d), strata_node_domain_release(NULL, 0),
       strata_callable_resolve(NULL, NULL), strata_chip_create(NULL, NULL),
       strata_chip_run(NULL, NULL, NULL, NULL), strata_chip_config_resolve(NULL, NULL),
-      strata_chip_register_kernel(NULL, "k", k_add, STRATA_CORE_AIV, &id),
+      strata_chip_register_kernel(NULL, "k", k_add_f64, STRATA_CORE_AIV, &id),
       strata_chip_find_kernel(NULL, "k", &id), strata_parse_u64(NULL, NULL)};
   for (size_t i = 0; i < sizeof(rcs) / sizeof(rcs[0]); i++) {
     if (rcs[i] != STRATA_EINVAL) fprintf(stderr, "call %zu returned %d\n", i, rcs[i]);

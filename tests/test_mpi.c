@@ -16,42 +16,20 @@
 static uint32_t K_COLL, O_COLL, L_COLL, K_ADD, O_ADD, L_ADD, K_STAMP, O_STAMP, L_STAMP, K_SLEEP, O_SLEEP, L_SLEEP;
 
 /* ---- callables (registered on every rank before init: the same ids) ----------- */
-/* t1 = t0 + s0 (doubles); t0 absent (another rank's buffer): t1 += s0. */
-static void k_add(strata_kernel_ctx *k) {
-  const strata_tensor *x = strata_kernel_tensor(k, 0), *y = strata_kernel_tensor(k, 1);
-  double *out = y->data;
-  for (size_t i = 0; i < y->bytes / 8; i++)
-    out[i] = (x->data ? ((const double *)x->data)[i] : out[i]) + strata_kernel_scalar_f64(k, 0);
-}
-
 /* Sleep scalar 0 ms, then t1[0] = the monotonic clock (system-wide). */
 static void k_stamp(strata_kernel_ctx *k) {
   sleep_ms((unsigned)strata_kernel_scalar(k, 0));
   *(uint64_t *)strata_kernel_tensor(k, 1)->data = now_ns();
 }
 
-static void run_kernel(strata_orch *o, uint32_t kernel, const strata_args *na) {
-  strata_args a = *na;
-  a.ndeps = 0;
-  strata_orch_submit(o, kernel, &a, NULL);
-}
-static void o_add(strata_orch *o, void *arg) { run_kernel(o, K_ADD, arg); }
-static void o_sleep(strata_orch *o, void *arg) { run_kernel(o, K_SLEEP, arg); }
-static void o_stamp(strata_orch *o, void *arg) { run_kernel(o, K_STAMP, arg); }
+static void o_add(strata_orch *o, void *arg) { orch_one_kernel(o, K_ADD, arg); }
+static void o_sleep(strata_orch *o, void *arg) { orch_one_kernel(o, K_SLEEP, arg); }
+static void o_stamp(strata_orch *o, void *arg) { orch_one_kernel(o, K_STAMP, arg); }
 
-/* On the L3 of the task's rank: the chip orchestration on its chip scalar 1.
- * Another rank's buffer arrives as NULL (it ordered the task at the L4, it
- * is not data here): a NO_DEP stand-in keeps the positions. */
-static void forward(strata_node_orch *o, uint32_t orch, const strata_args *na) {
-  strata_args a = *na;
-  a.ndeps = 0;
-  for (uint32_t i = 0; i < a.ntensors; i++) /* stand-in: the last tensor, unused */
-    if (!a.tensors[i].data) a.tags[i] = STRATA_NO_DEP, a.tensors[i] = a.tensors[a.ntensors - 1];
-  strata_node_submit_chip(o, (uint32_t)a.scalars[1], orch, &a, NULL);
-}
-static void l_add(strata_node_orch *o, void *arg) { forward(o, O_ADD, arg); }
-static void l_sleep(strata_node_orch *o, void *arg) { forward(o, O_SLEEP, arg); }
-static void l_stamp(strata_node_orch *o, void *arg) { forward(o, O_STAMP, arg); }
+/* On the L3 of the task's rank (util.h: another rank's buffer arrives as NULL). */
+static void l_add(strata_node_orch *o, void *arg) { level_forward(o, O_ADD, arg); }
+static void l_sleep(strata_node_orch *o, void *arg) { level_forward(o, O_SLEEP, arg); }
+static void l_stamp(strata_node_orch *o, void *arg) { level_forward(o, O_STAMP, arg); }
 
 /* ---- collectives over the chips of every rank --------------------------------- */
 /* Element i of rank q's input: not exactly summable in f32 (rounding depends
@@ -130,7 +108,7 @@ static void k_coll(strata_kernel_ctx *k) {
   }
   memcpy(strata_kernel_tensor(k, 0)->data, &r, sizeof(r));
 }
-static void o_coll(strata_orch *o, void *arg) { run_kernel(o, K_COLL, arg); }
+static void o_coll(strata_orch *o, void *arg) { orch_one_kernel(o, K_COLL, arg); }
 static void l_coll(strata_node_orch *o, void *arg) { /* every chip of this node */
   const strata_args *na = arg;
   for (uint32_t chip = 0; chip < strata_node_chips(strata_node_orch_node(o)); chip++) {
@@ -156,7 +134,7 @@ static strata_node *l4_new(uint32_t chips, uint32_t task_timeout_ms) {
   c.chip.stream_sync_timeout_ms = 0;
   strata_node *n = NULL;
   assert_int_equal(strata_node_create(&c, &n), 0);
-  assert_int_equal(strata_node_register_kernel(n, "add", k_add, STRATA_CORE_AIV, &K_ADD), 0);
+  assert_int_equal(strata_node_register_kernel(n, "add", k_add_f64, STRATA_CORE_AIV, &K_ADD), 0);
   assert_int_equal(strata_node_register_kernel(n, "sleep", k_sleep, STRATA_CORE_AIV, &K_SLEEP), 0);
   assert_int_equal(strata_node_register_orch(n, "add", o_add, &O_ADD), 0);
   assert_int_equal(strata_node_register_orch(n, "sleep", o_sleep, &O_SLEEP), 0);

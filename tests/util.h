@@ -86,6 +86,34 @@ static inline void k_hang(strata_kernel_ctx *k) {
   while (!strata_kernel_cancelled(k)) sleep_ms(1);
 }
 
+/* ---- level trees (test_level, test_mpi) ---------------------------------------- */
+/* t1 = t0 + s0 (doubles); t0 absent (another rank's buffer, test_mpi): t1 += s0. */
+static inline void k_add_f64(strata_kernel_ctx *k) {
+  const strata_tensor *x = strata_kernel_tensor(k, 0), *y = strata_kernel_tensor(k, 1);
+  double *out = y->data;
+  for (size_t i = 0; i < y->bytes / 8; i++)
+    out[i] = (x->data ? ((const double *)x->data)[i] : out[i]) + strata_kernel_scalar_f64(k, 0);
+}
+
+/* A chip orchestration: one task of `kernel` over the node task's args. */
+static inline void orch_one_kernel(strata_orch *o, uint32_t kernel, const strata_args *na) {
+  strata_args a = *na;
+  a.ndeps = 0;
+  strata_orch_submit(o, kernel, &a, NULL);
+}
+
+/* A level orchestration run by an L3 for its L4: the task's args again, as
+ * chip orchestration `orch` on the L3's chip scalar 1. A tensor of another
+ * rank arrives as NULL (it ordered the task at the L4, it is not data here):
+ * a NO_DEP stand-in (the last tensor, unused) keeps the positions. */
+static inline void level_forward(strata_node_orch *o, uint32_t orch, const strata_args *na) {
+  strata_args a = *na;
+  a.ndeps = 0;
+  for (uint32_t i = 0; i < a.ntensors; i++)
+    if (!a.tensors[i].data) a.tags[i] = STRATA_NO_DEP, a.tensors[i] = a.tensors[a.ntensors - 1];
+  strata_node_submit_chip(o, (uint32_t)a.scalars[1], orch, &a, NULL);
+}
+
 /* Run and print the outcome when it differs from `want`. */
 static inline int run_expect(strata_chip *chip, strata_orch_fn fn, void *arg,
                              strata_run_info *info, int want) {

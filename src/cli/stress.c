@@ -84,40 +84,36 @@ static void o_round(strata_orch *o, void *arg) {
 }
 
 /* ---- the node side -------------------------------------------------------------- */
-static void node_round(strata_node_orch *o, void *arg) {
-  const uint64_t *s = arg; /* domain, chips */
-  for (uint32_t r = 0; r < s[1]; r++) {
+static uint32_t L_ROUND;
+
+/* Submit the round (scalars: domain, chips in the domain) to each of n
+ * children: chips of a node, or the nodes of an L4 under mpirun. Each on its
+ * own, no group: fast ranks start before slow ones, as in the field. */
+static void round_each(strata_node_orch *o, uint32_t n, int nodes, uint64_t domain, uint64_t all) {
+  for (uint32_t r = 0; r < n; r++) {
     strata_args a;
     strata_args_init(&a);
-    strata_args_scalar(&a, s[0]);
-    strata_args_scalar(&a, s[1]);
-    strata_node_submit_chip(o, r, O_ROUND, &a, NULL); /* each rank on its own: no group */
+    strata_args_scalar(&a, domain);
+    strata_args_scalar(&a, all);
+    if (nodes) strata_node_submit_child(o, r, L_ROUND, &a, NULL);
+    else strata_node_submit_chip(o, r, O_ROUND, &a, NULL);
   }
 }
 
-/* Under mpirun, on each node: the round on every chip. args: domain, all chips. */
-static uint32_t L_ROUND;
+static void node_round(strata_node_orch *o, void *arg) { /* domain, chips */
+  const uint64_t *s = arg;
+  round_each(o, (uint32_t)s[1], 0, s[0], s[1]);
+}
+
+/* Under mpirun, on each node: its chips. */
 static void level_round(strata_node_orch *o, void *arg) {
   const strata_args *a = arg;
-  uint64_t s[2] = {a->scalars[0], a->scalars[1]};
-  for (uint32_t r = 0; r < strata_node_chips(strata_node_orch_node(o)); r++) {
-    strata_args c;
-    strata_args_init(&c);
-    strata_args_scalar(&c, s[0]);
-    strata_args_scalar(&c, s[1]);
-    strata_node_submit_chip(o, r, O_ROUND, &c, NULL);
-  }
+  round_each(o, strata_node_chips(strata_node_orch_node(o)), 0, a->scalars[0], a->scalars[1]);
 }
 
-static void upper_round(strata_node_orch *o, void *arg) {
-  const uint64_t *s = arg; /* domain, chips in all, ranks */
-  for (uint32_t w = 0; w < s[2]; w++) {
-    strata_args a;
-    strata_args_init(&a);
-    strata_args_scalar(&a, s[0]);
-    strata_args_scalar(&a, s[1]);
-    strata_node_submit_child(o, w, L_ROUND, &a, NULL); /* each node on its own: no group */
-  }
+static void upper_round(strata_node_orch *o, void *arg) { /* domain, chips in all, ranks */
+  const uint64_t *s = arg;
+  round_each(o, (uint32_t)s[2], 1, s[0], s[1]);
 }
 
 static uint32_t all_chips(const stress_opts *so) { return so->chips * (so->ranks ? so->ranks : 1); }
