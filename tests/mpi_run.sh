@@ -1,7 +1,7 @@
 #!/bin/sh
 # mpi_run.sh [--expect REGEX] [--stdout-lines N] <ranks> <program> [args...]: run a program under
-# `mpirun --oversubscribe --mca btl self,tcp -np <ranks>` (TCP forced, root
-# allowed), then check that the job left no process and no /dev/shm entry
+# `mpirun --oversubscribe --mca btl self,tcp -np <ranks>` (TCP forced, over
+# the loopback interface: every rank is on this machine; root allowed), then check that the job left no process and no /dev/shm entry
 # behind (only what this run created: its processes carry a marker in their
 # environment, its segments a tag in their names). The program's exit
 # status is the result; with --expect, the output must match REGEX instead
@@ -15,7 +15,8 @@ mark="m$$x$(date +%s%N | tail -c 9)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 pass=""
 for v in $(env | sed -n 's/^\(STRATA_[A-Z0-9_]*\)=.*/\1/p'); do pass="$pass -x $v"; done
-STRATA_SHM_TAG="$mark" STRATA_TEST_MARK="$mark" mpirun -x STRATA_SHM_TAG -x STRATA_TEST_MARK --oversubscribe --mca btl self,tcp --bind-to none \
+STRATA_SHM_TAG="$mark" STRATA_TEST_MARK="$mark" mpirun -x STRATA_SHM_TAG -x STRATA_TEST_MARK --oversubscribe \
+  --mca btl self,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo --bind-to none \
   -np "$np" $pass "$@" >"$out" 2>"$out.err"
 rc=$?
 cat "$out" "$out.err"

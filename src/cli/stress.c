@@ -244,7 +244,7 @@ static void report(const stress_opts *so, const tally *t) {
 
 void cli_stress_usage(FILE *out) {
   fprintf(out, "stress options (strata stress allreduce):\n"
-               "  --chips N               chips, one process each (2); 1..32\n"
+               "  --chips N               chips, one process each (2; per rank under mpirun); 1..32\n"
                "  --rounds R              rounds, a fresh node each (30); 1..100000\n"
                "  --init-skew DIST        %s (tail:1150)\n"
                "  --legacy-sched-timeout  the old idle-cap hang detector\n"
