@@ -327,6 +327,25 @@ STRATA_TEST(l4_domain_over_forked_nodes_needs_mpirun) {
   assert_int_equal(strata_node_close(n), 0);
 }
 
+/* One startup deadline over every rank's subtree: a chip of the last rank
+ * that initialises too slowly (STRATA_FAULT_INIT_DELAY_MS, set for every rank
+ * by the test) fails init naming that rank, within the deadline. */
+STRATA_TEST(l4_startup_deadline_names_the_late_rank) {
+  (void)state;
+  if (strata_mpi_size() < 2 || !getenv("STRATA_FAULT_INIT_DELAY_MS")) exit(77);
+  strata_node *n = l4_new(2, 20000);
+  uint64_t t0 = now_ns();
+  int rc = strata_node_init(n);
+  fprintf(stderr, "init after %llu ms: %s\n", (unsigned long long)ms_since(t0), strata_last_error());
+  assert_int_not_equal(rc, 0);
+  assert_true(ms_since(t0) < 8000); /* the 1.5 s deadline, not the 20 s delay */
+  char want[32];
+  snprintf(want, sizeof(want), "rank %d", strata_mpi_size() - 1);
+  assert_non_null(strstr(strata_last_error(), want));
+  strata_node_close(n);
+  fprintf(stderr, "fault test ok: %s\n", strata_last_error());
+}
+
 /* ---- failures name the rank ----------------------------------------------------- */
 static void sleep_everywhere(strata_node_orch *o, void *arg) {
   strata_tensor *t = arg;
