@@ -346,6 +346,23 @@ STRATA_TEST(l4_startup_deadline_names_the_late_rank) {
   fprintf(stderr, "fault test ok: %s\n", strata_last_error());
 }
 
+/* A rank that registered other callables than rank 0 would run other
+ * functions under the same ids: init fails, naming it. */
+static void l_nop(strata_node_orch *o, void *arg) { (void)o, (void)arg; }
+
+STRATA_TEST(l4_ranks_with_other_callables_fail_init) {
+  (void)state;
+  if (strata_mpi_size() < 2) exit(77);
+  strata_node *n = l4_new(1, 20000);
+  uint32_t id;
+  if (strata_mpi_rank() == 1)
+    assert_int_equal(strata_node_register_level_orch(n, "only_here", l_nop, &id), 0);
+  int rc = strata_node_init(n);
+  assert_int_equal(rc, STRATA_CHILD_INIT_FAILED);
+  assert_non_null(strstr(strata_last_error(), "rank 1 registered other callables"));
+  strata_node_close(n);
+}
+
 /* ---- failures name the rank ----------------------------------------------------- */
 static void sleep_everywhere(strata_node_orch *o, void *arg) {
   strata_tensor *t = arg;

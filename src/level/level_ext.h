@@ -133,6 +133,10 @@ STRATA_HIDDEN int strata__level_is_root_upper(const strata_node *n);
  * not name another); EINVAL naming both numbers otherwise. */
 STRATA_HIDDEN int strata__level_set_workers(strata_node *n, uint32_t workers, const char *why);
 
+/* A digest of n's callables (kinds, names, specs in id order): equal on two
+ * ranks iff a function id means the same callable on both. */
+STRATA_HIDDEN uint64_t strata__registry_digest(const strata_node *n);
+
 /* bridge side: 1 and the request in *m if child c has one posted that was
  * not taken yet; -1 (message in m->errmsg) if it cannot travel. */
 STRATA_HIDDEN int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m);

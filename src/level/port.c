@@ -97,6 +97,19 @@ static int is_device_control(uint32_t cmd) {
   return cmd == STRATA_CTL_FREE || cmd == STRATA_CTL_COPY_TO || cmd == STRATA_CTL_COPY_FROM;
 }
 
+/* ---- callables ---------------------------------------------------------------------- */
+uint64_t strata__registry_digest(const strata_node *n) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a over kinds, names and specs in id order */
+  for (uint32_t k = 0; k < STRATA_FN_KINDS; k++)
+    for (uint32_t i = 0; i < n->reg.n[k]; i++) {
+      const strata__func *f = &n->reg.f[k][i];
+      char key[200];
+      int len = snprintf(key, sizeof(key), "%u:%s:%s;", k, f->name, f->spec);
+      for (int j = 0; j < len && j < (int)sizeof(key); j++) h = (h ^ (unsigned char)key[j]) * 1099511628211ull;
+    }
+  return h;
+}
+
 /* ---- bridge side ------------------------------------------------------------------ */
 int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
   strata__child *ch = &n->child[c];

@@ -31,6 +31,7 @@ static int start(strata_node *n, void *ctx) {
   strata__mpi *st = ctx;
   (void)n;
   int rc = strata__host_mirror(st->root, 0, &st->mirror); /* forked by the fork server */
+  st->digest = strata__registry_digest(st->root);
   if (rc == 0) rc = strata__thread_start(&st->thread, thread_main, st, "strata-mpi");
   st->thread_started = rc == 0;
   return rc;
@@ -112,6 +113,18 @@ void strata__bridge_poll(strata__mpi *st) {
   }
 }
 
+/* Rank `from` registered other callables (or in another order) than rank 0:
+ * function ids would name other functions there. Its init fails. */
+static void callables_differ(strata__mpi *st, int from, const wire_msg *w) {
+  strata__mbox_msg *m = &st->scratch->m;
+  *m = (strata__mbox_msg){.state = STRATA_MB_INIT_FAILED, .error_code = STRATA_EINVAL};
+  (void)w;
+  snprintf(m->errmsg, sizeof(m->errmsg), "rank %d registered other callables than rank 0 (or "
+           "in another order): register the same ones in the same order on every rank before "
+           "strata_node_init", from);
+  strata__port_reply(st->root, (uint32_t)from, m);
+}
+
 void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
   if (w->h.type == WIRE_PING) { /* a rank measures its clock against ours */
     wire_msg p = *w;
@@ -123,6 +136,7 @@ void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
   if (w->h.type == WIRE_REP) {
     if (w->m.state == STRATA_MB_INIT_DONE) {
       snprintf(hosts[from], sizeof(hosts[from]), "%s", w->m.errmsg);
+      if (w->m.task_id != st->digest) return callables_differ(st, from, w);
       st->ready[from] = 1;
     }
     strata__port_reply(st->root, (uint32_t)from, &w->m);

@@ -123,6 +123,7 @@ typedef struct strata__mpi {
   int relay_ready_sent;
   wire_msg *scratch;               /* one message being built */
   char host[64];
+  uint64_t digest;                 /* strata__registry_digest of this rank's worker */
   struct strata__gw_table *gw;
   /* clock offset to rank 0 (NTP-style, the round trip with the least delay) */
   uint32_t pings;

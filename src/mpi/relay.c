@@ -96,11 +96,14 @@ static void fault_check(strata__mpi *st) {
   if (strcmp(what, "chip") == 0 && nsubtree > 1) kill(subtree[1], SIGKILL);
 }
 
+/* INIT_DONE goes with this host's name and the digest of this rank's
+ * callables (rank 0 checks that every id means the same function). */
 static void init_reply(strata__mpi *st, strata__mbox_msg *m) {
   nsubtree = m->blob_len / sizeof(pid_t);
   memcpy(subtree, m->blob, m->blob_len);
   m->blob_len = 0;
-  snprintf(m->errmsg, sizeof(m->errmsg), "%s", st->host); /* names this rank's host */
+  m->task_id = st->digest;
+  snprintf(m->errmsg, sizeof(m->errmsg), "%s", st->host);
 }
 
 void strata__relay_poll(strata__mpi *st) {
@@ -126,6 +129,7 @@ void strata__relay_poll(strata__mpi *st) {
 /* A rank >= 1: host child `rank` of n and serve rank 0 until it closes. */
 int strata__serve_rank(strata_node *n, strata__mpi *st) {
   int rc = strata__host_mirror(n, (uint32_t)st->rank, &st->mirror); /* by the fork server */
+  st->digest = strata__registry_digest(n);
   char why[320];
   snprintf(why, sizeof(why), "%s", rc ? strata_last_error() : "");
   if (strata__mpi_start(st) != 0) {
