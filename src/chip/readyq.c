@@ -49,9 +49,7 @@ int strata__readyq_push(strata__readyq *q, strata__task *t) {
     strata__rq_cell *c = &q->cells[pos & q->mask];
     uint64_t seq = seq_of(c, pos & q->mask); /* pairs with release in pop */
     if (seq == pos) {
-      if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed)) {
+      if (cas_weak_relaxed(&q->enq, &pos, pos + 1)) {
         c->task = t;
         set_seq(c, pos & q->mask, pos + 1); /* pairs with load_acquire in pop */
         return 0;
@@ -73,9 +71,7 @@ strata__task *strata__readyq_pop(strata__readyq *q) {
     strata__rq_cell *c = &q->cells[pos & q->mask];
     uint64_t seq = seq_of(c, pos & q->mask); /* pairs with release in push */
     if (seq == pos + 1) {
-      if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed)) {
+      if (cas_weak_relaxed(&q->deq, &pos, pos + 1)) {
         strata__task *t = c->task;
         set_seq(c, pos & q->mask, pos + q->mask + 1); /* pairs with push's acquire */
         return t;

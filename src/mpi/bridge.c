@@ -45,8 +45,7 @@ static void posted(void *ctx, uint32_t c) {
 
 static void kill_child(void *ctx, uint32_t c) {
   strata__mpi *st = ctx;
-  if (c < 32) atomic_fetch_or_explicit(&st->kill_mask_lo, 1u << c, memory_order_release);
-  else atomic_fetch_or_explicit(&st->kill_mask_hi, 1u << (c - 32), memory_order_release);
+  fetch_or(&st->kill_mask, 1ull << (c % STRATA_MPI_MAX_RANKS)); /* pairs with take_kill */
   posted(ctx, c);
 }
 
@@ -74,9 +73,8 @@ const strata__remote_ops strata__bridge_ops = {"mpi", start, posted, kill_child,
 
 /* ---- the MPI thread's side ------------------------------------------------------- */
 static int take_kill(strata__mpi *st, int c) {
-  _Atomic uint32_t *w = c < 32 ? &st->kill_mask_lo : &st->kill_mask_hi;
-  uint32_t bit = 1u << (c % 32);
-  return (atomic_fetch_and_explicit(w, ~bit, memory_order_acq_rel) & bit) != 0;
+  uint64_t bit = 1ull << (c % STRATA_MPI_MAX_RANKS);
+  return (fetch_and(&st->kill_mask, ~bit) & bit) != 0; /* pairs with kill_child's fetch_or */
 }
 
 static void send_go(strata__mpi *st) {

@@ -105,8 +105,7 @@ typedef struct strata__mpi {
   pthread_t thread;
   int thread_started;
   _Atomic uint32_t stop;           /* engine: the worker is closing */
-  _Atomic uint32_t kill_mask_lo;   /* engine: children to kill (bit per rank, 0..31) */
-  _Atomic uint32_t kill_mask_hi;   /* 32..63 */
+  _Atomic uint64_t kill_mask;      /* engine sets (kill op), MPI thread takes: a bit per rank */
   /* control traffic */
   sendq *sends;
   int bye_sent, bye_seen;

@@ -27,6 +27,7 @@
 #define fetch_add(p, v) atomic_fetch_add_explicit((p), (v), memory_order_acq_rel)
 #define fetch_sub(p, v) atomic_fetch_sub_explicit((p), (v), memory_order_acq_rel)
 #define fetch_or(p, v) atomic_fetch_or_explicit((p), (v), memory_order_acq_rel)
+#define fetch_and(p, v) atomic_fetch_and_explicit((p), (v), memory_order_acq_rel)
 #define fetch_add_relaxed(p, v)                                                \
   atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
 #define xchg(p, v) atomic_exchange_explicit((p), (v), memory_order_acq_rel)
@@ -35,6 +36,12 @@
   atomic_compare_exchange_strong_explicit((p), (expected), (v),                \
                                           memory_order_acq_rel,                \
                                           memory_order_acquire)
+
+/* Relaxed weak compare-and-swap (claiming a slot whose contents are
+ * published by a separate release store): may fail spuriously, loop on it. */
+#define cas_weak_relaxed(p, expected, v)                                       \
+  atomic_compare_exchange_weak_explicit((p), (expected), (v), memory_order_relaxed, \
+                                        memory_order_relaxed)
 
 /* Busy-wait hint inside short spin loops. */
 static inline void cpu_relax(void) {

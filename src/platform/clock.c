@@ -1,8 +1,8 @@
 /* clock.c - monotonic time and sleeping. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <time.h>
 
+#include "platform/atomics.h"
 #include "platform/platform_int.h"
 
 uint64_t strata__now_ns(void) {
@@ -16,12 +16,12 @@ uint64_t strata__now_ns(void) {
  * strata__now_ns(). */
 uint64_t strata__coarse_res_ns(void) {
   static _Atomic uint64_t res; /* read once; 0 = not yet */
-  uint64_t r = atomic_load_explicit(&res, memory_order_relaxed);
+  uint64_t r = READ_ONCE(res);
   if (r == 0) {
     struct timespec ts = {0, 4000000};
     clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
     r = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    atomic_store_explicit(&res, r ? r : 1, memory_order_relaxed);
+    WRITE_ONCE(res, r ? r : 1);
   }
   return r ? r : 1;
 }
