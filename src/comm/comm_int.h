@@ -102,6 +102,10 @@ STRATA_HIDDEN int strata__local_allreduce(strata_comm *c, const void *in, void *
 STRATA_HIDDEN int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
                                          const strata_kernel_ctx *k);
 STRATA_HIDDEN int strata__check_dt(strata_dtype dt, strata_red_op op);
+/* The node's members' sum on member 0 only (into out; others' out untouched). */
+STRATA_HIDDEN int strata__local_reduce0(strata_comm *c, const void *in, void *out, size_t count,
+                                        strata_dtype dt, strata_red_op op,
+                                        const strata_kernel_ctx *k);
 
 /* ---- domain.c (child side) ---- */
 STRATA_HIDDEN uint32_t strata__comm_kernel_id(void);

@@ -121,11 +121,11 @@ static void a2a_take(strata_comm *c, unsigned char *out, size_t off, size_t len,
            len);
 }
 
-/* This node's sum in out (shm steps), then every node's sum reduced in node
- * order by every chip: the same bytes everywhere. Pipelined: chunk i + 1 is
- * summed in the node while chunk i travels between nodes. A node's own sum
- * is read from in[e], which the leader rewrites only at epoch e + 2, after
- * every member's next local step. */
+/* This node's sum, reduced by the leader straight into in[e] (shm steps),
+ * then every node's sum reduced in node order by every chip: the same bytes
+ * everywhere. Pipelined: chunk i + 1 is summed in the node while chunk i
+ * travels between nodes. A node's own sum is read from in[e], which the
+ * leader rewrites only at epoch e + 2, after every member's next local step. */
 typedef struct ar_chunk {
   unsigned char *out;
   size_t n;
@@ -145,16 +145,14 @@ static int ar_finish(strata_comm *c, const ar_chunk *p, strata_dtype dt, strata_
 }
 
 static int hier_allreduce(strata_comm *c, const unsigned char *in, unsigned char *out, size_t count,
-                          strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
-                          const strata_kernel_ctx *k) {
+                          strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
   strata__gw_hdr *g = c->gw;
   size_t u = strata_dtype_size(dt), per = g->cap / u;
   ar_chunk prev = {NULL, 0, 0};
   int rc = 0;
   for (size_t off = 0; rc == 0 && off < count; off += per) {
     ar_chunk cur = {out + off * u, min_sz(count - off, per), next_epoch(c)};
-    rc = strata__local_allreduce(c, in + off * u, cur.out, cur.n, dt, op, algo, k);
-    if (rc == 0 && c->rank == 0) memcpy(strata__gw_in(g, cur.e), cur.out, cur.n * u);
+    rc = strata__local_reduce0(c, in + off * u, strata__gw_in(g, cur.e), cur.n, dt, op, k);
     if (rc == 0) gw_post(c, cur.n * u, 1);
     if (rc == 0 && prev.out) rc = ar_finish(c, &prev, dt, op, k);
     prev = cur;
@@ -195,7 +193,8 @@ int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t coun
                           const strata_kernel_ctx *k) {
   if (!hier_ok(c)) return strata__local_allreduce(c, in, out, count, dt, op, algo, k);
   int rc = strata__check_dt(dt, op);
-  return rc ? rc : hier_allreduce(c, in, out, count, dt, op, algo, k);
+  (void)algo; /* inside a node: reduce to the leader; between nodes: one exchange */
+  return rc ? rc : hier_allreduce(c, in, out, count, dt, op, k);
 }
 
 /* Hierarchical: the allreduce of every block, then this rank's block. */
@@ -206,7 +205,7 @@ int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t
   size_t u = strata_dtype_size(dt), all = (size_t)c->gsize * count * u;
   unsigned char *tmp = rc ? NULL : strata__calloc(1, all ? all : 1);
   if (!tmp) return rc ? rc : strata__fail(STRATA_ENOMEM, "reduce_scatter: no room for %zu B", all);
-  rc = hier_allreduce(c, in, tmp, (size_t)c->gsize * count, dt, op, STRATA_ALLREDUCE_AUTO, k);
+  rc = hier_allreduce(c, in, tmp, (size_t)c->gsize * count, dt, op, k);
   if (rc == 0) memcpy(out, tmp + (size_t)c->grank * count * u, count * u);
   strata__free(tmp);
   return rc;
