@@ -169,18 +169,25 @@ static void os_rd(strata_comm *c, void *a) {
   reduce_from(c, x, 0, x->len, x->out + x->off * x->unit);
 }
 
-/* Reduce to rank 0: every rank publishes the chunk, rank 0 reduces them all
- * (in rank order) into out; the others' out is untouched. */
+/* Reduce to rank 0: the other ranks publish the chunk, rank 0 reduces its
+ * own input and theirs (in rank order) into out; the others' out is untouched. */
+static void red0_wr(strata_comm *c, void *a) {
+  if (c->rank != 0) unit_wr(c, a);
+}
 static void red0_rd(strata_comm *c, void *a) {
   xfer *x = a;
-  if (c->rank == 0) reduce_from(c, x, 0, x->len, x->out + x->off * x->unit);
+  const void *src[STRATA_NODE_MAX_CHILDREN];
+  if (c->rank != 0) return;
+  src[0] = x->in + x->off * x->unit;
+  for (uint32_t q = 1; q < c->nranks; q++) src[q] = half(c, q);
+  strata_reduce(x->out + x->off * x->unit, src, c->nranks, x->len, x->dt, x->op);
 }
 
 int strata__local_reduce0(strata_comm *c, const void *in, void *out, size_t count,
                           strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
   size_t u = strata_dtype_size(dt);
   xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op};
-  return for_chunks(c, &x, unit_wr, red0_rd, k);
+  return for_chunks(c, &x, red0_wr, red0_rd, k);
 }
 
 /* RS + AG over a chunk, two steps: the first publishes the chunk and
