@@ -11,6 +11,8 @@ jobs=$(nproc)
 # Every /dev/shm segment this run creates carries this tag, so the leak check
 # below counts only ours, whatever other strata processes run on the machine.
 export STRATA_SHM_TAG="t$$"
+# Leak checks must see what a run left: no sweeping of dead processes' names.
+export STRATA_SHM_SWEEP=0
 shm_leaks() { ls /dev/shm 2>/dev/null | grep -E "^strata-.*-${STRATA_SHM_TAG}\$" || true; }
 
 run_config() { # name cc sanitize build_type

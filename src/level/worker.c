@@ -232,6 +232,7 @@ void strata__unmap_segments(strata_node *n) {
 int strata_node_init(strata_node *n) {
   if (!n) return strata__fail(STRATA_EINVAL, "node_init: node is NULL");
   if (n->initialized || n->ctl) return strata__fail(STRATA_EBUSY, "node_init: already initialised");
+  if (!n->devmem) strata__shm_sweep_dead(); /* a root: names a killed tree left behind */
   int rc = strata__claim(n); /* a transport may serve the worker children (level_ext.h) */
   if (rc) return rc;
   rc = strata__map_segments(n);

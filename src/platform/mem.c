@@ -2,7 +2,10 @@
  * reservation for device arenas (reserve, don't touch), and the names of
  * POSIX shared-memory segments. */
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,3 +103,25 @@ void strata__shm_unmap(void *p, size_t bytes) {
   if (p) munmap(p, bytes);
 }
 
+
+/* A process killed while a segment's name was still linked (a domain whose
+ * members have not all mapped it yet) leaves the name behind: unlink the
+ * names of processes that no longer exist. Only "strata-<pid>-" names whose
+ * pid is gone (ESRCH) are touched. STRATA_SHM_SWEEP=0 turns it off (the test
+ * suite does, so that its leak checks see what a run left). */
+void strata__shm_sweep_dead(void) {
+  if (strata__env_u64("STRATA_SHM_SWEEP", 1, 0, 1, 0) == 0) return; /* tests that count leaks */
+  DIR *d = opendir("/dev/shm");
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char *end;
+    if (strncmp(e->d_name, "strata-", 7) != 0) continue;
+    long pid = strtol(e->d_name + 7, &end, 10);
+    if (end == e->d_name + 7 || *end != '-' || pid <= 0) continue;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      char name[300];
+      snprintf(name, sizeof(name), "/%s", e->d_name);
+      shm_unlink(name);
+    }
+  }
+  if (d) closedir(d);
+}
