@@ -111,6 +111,16 @@ void strata__bridge_poll(strata__mpi *st) {
   }
 }
 
+/* A lost rank, or a process lost in a rank's subtree, ends the job (SPEC
+ * §6): the failure is recorded first (first error wins), then every rank's
+ * subtree is killed, so the run ends now instead of when the other ranks'
+ * tasks would have drained. */
+static void end_job(strata__mpi *st) {
+  wire_msg k = {.h = {.type = WIRE_KILL}};
+  for (int c = 0; c < st->size; c++)
+    if (!st->gone[c]) k.h.child = (uint32_t)c, strata__mpi_send(st, c, &k);
+}
+
 /* Rank `from` registered other callables (or in another order) than rank 0:
  * function ids would name other functions there. Its init fails. */
 static void callables_differ(strata__mpi *st, int from, const wire_msg *w) {
@@ -138,6 +148,8 @@ void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
       st->ready[from] = 1;
     }
     strata__port_reply(st->root, (uint32_t)from, &w->m);
+    if (w->m.state == STRATA_MB_TASK_DONE && w->m.error_code == STRATA_ENDPOINT_FAILURE)
+      end_job(st); /* a chip (or sub) of that rank died */
   } else if (w->h.type == WIRE_LOST) {
     st->gone[from] = 1;
     strata__port_lost(st->root, (uint32_t)from, w->h.wstatus, w->m.errmsg);
@@ -150,6 +162,7 @@ void strata__bridge_peer_lost(strata__mpi *st, int peer, const char *why) {
   snprintf(msg, sizeof(msg), "lost: rank %d %s", peer, why);
   st->gone[peer] = 1;
   strata__port_lost(st->root, (uint32_t)peer, 9 /* as if killed */, msg);
+  end_job(st);
 }
 
 int strata__bridge_done(strata__mpi *st) {
