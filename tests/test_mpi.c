@@ -63,11 +63,20 @@ static void check_allreduce(strata_comm *c, size_t n, cres *r, const strata_kern
   free(out);
 }
 
+/* Which collective went wrong, on stderr (the chip's), for the log. */
+static void note(uint32_t q, size_t n, const char *what, const cres *r, uint64_t *seen) {
+  if (r->errors != *seen)
+    fprintf(stderr, "rank %u, %zu elements: %s: %llu errors\n", q, n, what,
+            (unsigned long long)(r->errors - *seen));
+  *seen = r->errors;
+}
+
 /* Exact ones: i32 max allreduce, broadcast, allgather, reduce-scatter, all-to-all. */
 static void check_exact(strata_comm *c, size_t n, cres *r, const strata_kernel_ctx *k) {
   uint32_t q = strata_comm_rank(c), p = strata_comm_size(c), root = p - 1;
   int32_t *in = malloc(n * 4 * p + 4), *out = malloc(n * 4 * p + 4);
   for (size_t i = 0; i < n * p; i++) in[i] = in_i32(q, i);
+  uint64_t e0 = r->errors;
   r->errors += strata_comm_allreduce(c, in, out, n, STRATA_DT_I32, STRATA_OP_MAX,
                                      STRATA_ALLREDUCE_AUTO, k) != 0;
   for (size_t i = 0; i < n; i++) {
@@ -75,21 +84,26 @@ static void check_exact(strata_comm *c, size_t n, cres *r, const strata_kernel_c
     for (uint32_t s = 1; s < p; s++) m = in_i32(s, i) > m ? in_i32(s, i) : m;
     r->errors += out[i] != m;
   }
+  note(q, n, "max allreduce", r, &e0);
   for (size_t i = 0; i < n; i++) out[i] = q == root ? in_i32(root, i) : -1;
   r->errors += strata_comm_broadcast(c, out, n * 4, root, k) != 0;
   for (size_t i = 0; i < n; i++) r->errors += out[i] != in_i32(root, i);
+  note(q, n, "bcast", r, &e0);
   r->errors += strata_comm_allgather(c, in, out, n * 4, k) != 0;
   for (uint32_t s = 0; s < p; s++)
     for (size_t i = 0; i < n; i++) r->errors += out[s * n + i] != in_i32(s, i);
+  note(q, n, "allgather", r, &e0);
   r->errors += strata_comm_alltoall(c, in, out, n * 4, k) != 0; /* block s of in goes to s */
   for (uint32_t s = 0; s < p; s++)
     for (size_t i = 0; i < n; i++) r->errors += out[s * n + i] != in_i32(s, q * n + i);
+  note(q, n, "alltoall", r, &e0);
   r->errors += strata_comm_reduce_scatter(c, in, out, n, STRATA_DT_I32, STRATA_OP_SUM, k) != 0;
   for (size_t i = 0; i < n; i++) {
     int64_t sum = 0;
     for (uint32_t s = 0; s < p; s++) sum += in_i32(s, q * n + i);
     r->errors += out[i] != (int32_t)sum;
   }
+  note(q, n, "reduce_scatter", r, &e0);
   r->errors += strata_comm_barrier(c, k) != 0;
   free(in);
   free(out);

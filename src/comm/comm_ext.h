@@ -15,16 +15,21 @@
  * Exchange of epoch e (counters never reset; wrap-safe comparisons):
  *   chips:   write in[e] (the leader, or every chip at its offset followed by
  *            a local barrier); leader: len[e % 2], then req = e (release, wake)
- *   gateway: in epoch order; sees req >= e (acquire) and ack >= nlocal (e - 2)
- *            (acquire: every chip finished reading out[e] of epoch e - 2, the
+ *   gateway: in epoch order; sees req >= e (acquire) and ack[l] >= e - 2 for
+ *            every member l (acquire: each finished reading epoch e - 2, the
  *            last use of this set); copies in[e] to out[e][node] (unless
  *            self_in: an allreduce reads its own part from in[e]), sends in[e]
  *            to every other node and receives theirs into out[e][g]; once all
  *            completed: done = e (release, wake)
- *   chips:   wait done >= e (acquire), read out[e], ack += 1 (release)
- * A chip writes in[e] only after it saw done for e - 2 (the gateway no longer
- * sends it), so an allreduce can compute chunk e + 1 while e travels (two
- * epochs in flight). abort (gateway: a node was lost) fails every wait.
+ *   chips:   wait done >= e (acquire), read out[e], ack[own] = e (release)
+ * A chip writes in[e] only after ack[l] >= e - 2 for every member l
+ * (acquire): each finished reading epoch e - 2, in[e - 2] included (an
+ * allreduce reads its own node's part there), and the gateway, which sent it
+ * before done, no longer reads it. A per-member ack, not a count: members
+ * that finished later epochs (a broadcast off the root's node has no local
+ * step to hold them) cannot stand in for one still reading. So an allreduce
+ * can compute chunk e + 1 while e travels (two epochs in flight). abort
+ * (gateway: a node was lost) fails every wait.
  */
 #ifndef STRATA_COMM_EXT_H
 #define STRATA_COMM_EXT_H
@@ -57,7 +62,7 @@ typedef struct strata__gw_hdr {
   uint16_t glocal[STRATA__GW_MAX_RANKS];       /* ... as local member glocal[q] */
   strata__signal req;                          /* leader */
   strata__signal done;                         /* gateway */
-  strata__signal ack;                          /* every local chip */
+  strata__signal ack[STRATA_NODE_MAX_CHILDREN]; /* member l: last epoch it finished */
   uint64_t len[2];                             /* leader, before req (per set) */
   uint32_t self_in[2];                         /* leader, before req: 1 = the node's
                                                   own part is read from in (no copy) */

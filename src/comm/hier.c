@@ -35,7 +35,18 @@ static int gw_round(strata_comm *c, size_t len, int self_in, const strata_kernel
   return gw_wait(c, gw_post(c, len, self_in), k);
 }
 
-static void gw_ack(strata_comm *c) { fetch_add(&c->gw->ack.value, 1); /* release: reads done */ }
+/* This chip finished reading epoch e (release; wakes a member in gw_claim). */
+static void gw_ack(strata_comm *c, uint32_t e) { strata__signal_post(&c->gw->ack[c->rank], e); }
+
+/* Before writing in[e]: every member finished reading epoch e - 2 (the same
+ * buffer set), however far ahead the others are. */
+static int gw_claim(strata_comm *c, uint32_t e, const strata_kernel_ctx *k) {
+  int rc = 0;
+  for (uint32_t l = 0; rc == 0 && e > 2 && l < c->gw->nlocal; l++)
+    rc = strata__wait_signal(c, &c->gw->ack[l], e - 2, strata__deadline_ms(c->timeout_ms), k);
+  if (rc) c->broken = 1;
+  return rc;
+}
 
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 
@@ -43,7 +54,7 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static int hier_barrier(strata_comm *c, const strata_kernel_ctx *k) {
   int rc = strata__local_barrier(c, k);
   if (rc == 0) rc = gw_round(c, 0, 0, k);
-  if (rc == 0) gw_ack(c);
+  if (rc == 0) gw_ack(c, c->gstep);
   return rc;
 }
 
@@ -56,10 +67,11 @@ static int hier_broadcast(strata_comm *c, unsigned char *buf, size_t bytes, uint
     size_t len = min_sz(bytes - off, g->cap);
     uint32_t e = next_epoch(c);
     if (g->node == hr) rc = strata__local_broadcast(c, buf + off, len, g->glocal[root], k);
+    if (rc == 0 && g->node == hr && c->rank == 0) rc = gw_claim(c, e, k);
     if (rc == 0 && g->node == hr && c->rank == 0) memcpy(strata__gw_in(g, e), buf + off, len);
     if (rc == 0) rc = gw_round(c, g->node == hr ? len : 0, 0, k);
     if (rc == 0 && g->node != hr) memcpy(buf + off, strata__gw_out(g, hr, e), len);
-    if (rc == 0) gw_ack(c);
+    if (rc == 0) gw_ack(c, e);
     if (bytes == 0) break;
   }
   return rc;
@@ -85,11 +97,12 @@ static int pieces(strata_comm *c, const void *in, void *out, size_t total, size_
   for (size_t off = 0; rc == 0 && off < total; off += piece) {
     size_t len = min_sz(total - off, piece);
     uint32_t e = next_epoch(c);
-    fill(c, in, off, len, piece, total, e);
-    rc = strata__local_barrier(c, k);
+    rc = gw_claim(c, e, k);
+    if (rc == 0) fill(c, in, off, len, piece, total, e);
+    if (rc == 0) rc = strata__local_barrier(c, k);
     if (rc == 0) rc = gw_round(c, (size_t)g->nlocal * per_member * piece, 0, k);
     if (rc == 0) take(c, out, off, len, piece, total, e);
-    if (rc == 0) gw_ack(c);
+    if (rc == 0) gw_ack(c, e);
   }
   return rc;
 }
@@ -140,7 +153,7 @@ static int ar_finish(strata_comm *c, const ar_chunk *p, strata_dtype dt, strata_
   for (uint32_t h = 0; h < g->nnodes; h++)
     src[h] = h == g->node ? strata__gw_in(g, p->e) : strata__gw_out(g, h, p->e);
   if (rc == 0) rc = strata_reduce(p->out, src, g->nnodes, p->n, dt, op);
-  if (rc == 0) gw_ack(c);
+  if (rc == 0) gw_ack(c, p->e);
   return rc;
 }
 
@@ -152,7 +165,8 @@ static int hier_allreduce(strata_comm *c, const unsigned char *in, unsigned char
   int rc = 0;
   for (size_t off = 0; rc == 0 && off < count; off += per) {
     ar_chunk cur = {out + off * u, min_sz(count - off, per), next_epoch(c)};
-    rc = strata__local_reduce0(c, in + off * u, strata__gw_in(g, cur.e), cur.n, dt, op, k);
+    if (c->rank == 0) rc = gw_claim(c, cur.e, k); /* the leader writes in[e] */
+    if (rc == 0) rc = strata__local_reduce0(c, in + off * u, strata__gw_in(g, cur.e), cur.n, dt, op, k);
     if (rc == 0) gw_post(c, cur.n * u, 1);
     if (rc == 0 && prev.out) rc = ar_finish(c, &prev, dt, op, k);
     prev = cur;
@@ -162,37 +176,48 @@ static int hier_allreduce(strata_comm *c, const unsigned char *in, unsigned char
 }
 
 /* ---- the public collectives -------------------------------------------------------- */
-static int hier_ok(strata_comm *c) { return c && c->gw && strata__comm_check(c) == 0; }
+/* A hierarchical domain (its checks pass: else their error), never the
+ * one-node path. */
+static int is_hier(strata_comm *c, int *rc) {
+  *rc = c && c->gw ? strata__comm_check(c) : 0;
+  return c && c->gw;
+}
 
 int strata_comm_barrier(strata_comm *c, const strata_kernel_ctx *k) {
-  return hier_ok(c) ? hier_barrier(c, k) : strata__local_barrier(c, k);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_barrier(c, k);
+  return rc ? rc : hier_barrier(c, k);
 }
 
 int strata_comm_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t root,
                           const strata_kernel_ctx *k) {
-  if (!hier_ok(c)) return strata__local_broadcast(c, buf, bytes, root, k);
-  if (root >= c->gsize)
-    return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->gsize);
-  return hier_broadcast(c, buf, bytes, root, k);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_broadcast(c, buf, bytes, root, k);
+  if (rc == 0 && root >= c->gsize)
+    rc = strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->gsize);
+  return rc ? rc : hier_broadcast(c, buf, bytes, root, k);
 }
 
 int strata_comm_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
                           const strata_kernel_ctx *k) {
-  if (!hier_ok(c)) return strata__local_allgather(c, in, out, bytes, k);
-  return pieces(c, in, out, bytes, 1, ag_fill, ag_take, k);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_allgather(c, in, out, bytes, k);
+  return rc ? rc : pieces(c, in, out, bytes, 1, ag_fill, ag_take, k);
 }
 
 int strata_comm_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
                          const strata_kernel_ctx *k) {
-  if (!hier_ok(c)) return strata__local_alltoall(c, in, out, bytes, k);
-  return pieces(c, in, out, bytes, c->gsize, a2a_fill, a2a_take, k);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_alltoall(c, in, out, bytes, k);
+  return rc ? rc : pieces(c, in, out, bytes, c->gsize, a2a_fill, a2a_take, k);
 }
 
 int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t count,
                           strata_dtype dt, strata_red_op op, strata_allreduce_algo algo,
                           const strata_kernel_ctx *k) {
-  if (!hier_ok(c)) return strata__local_allreduce(c, in, out, count, dt, op, algo, k);
-  int rc = strata__check_dt(dt, op);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_allreduce(c, in, out, count, dt, op, algo, k);
+  if (rc == 0) rc = strata__check_dt(dt, op);
   (void)algo; /* inside a node: reduce to the leader; between nodes: one exchange */
   return rc ? rc : hier_allreduce(c, in, out, count, dt, op, k);
 }
@@ -200,8 +225,9 @@ int strata_comm_allreduce(strata_comm *c, const void *in, void *out, size_t coun
 /* Hierarchical: the allreduce of every block, then this rank's block. */
 int strata_comm_reduce_scatter(strata_comm *c, const void *in, void *out, size_t count,
                                strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
-  if (!hier_ok(c)) return strata__local_reduce_scatter(c, in, out, count, dt, op, k);
-  int rc = strata__check_dt(dt, op);
+  int rc;
+  if (!is_hier(c, &rc)) return strata__local_reduce_scatter(c, in, out, count, dt, op, k);
+  if (rc == 0) rc = strata__check_dt(dt, op);
   size_t u = strata_dtype_size(dt), all = (size_t)c->gsize * count * u;
   unsigned char *tmp = rc ? NULL : strata__calloc(1, all ? all : 1);
   if (!tmp) return rc ? rc : strata__fail(STRATA_ENOMEM, "reduce_scatter: no room for %zu B", all);

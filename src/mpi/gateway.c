@@ -103,6 +103,13 @@ void strata__gw_replied(strata__mpi *st, const strata__mbox_msg *m) {
 /* ---- the exchange ------------------------------------------------------------- */
 static int reached(uint32_t cur, uint32_t target) { return (int32_t)(cur - target) >= 0; }
 
+/* Every member finished reading epoch e - 2 (the last use of e's buffers). */
+static int members_done(strata__gw_hdr *g, uint32_t e) {
+  for (uint32_t l = 0; e > 2 && l < g->nlocal; l++)
+    if (!reached(load_acquire(&g->ack[l].value), e - 2)) return 0; /* pairs with gw_ack */
+  return 1;
+}
+
 static void fail(strata__mpi *st, gw_slot *s, int peer, const char *why) {
   store_release(&s->g->abort, 1); /* chips' waits fail within one park */
   if (peer >= 0) strata__mpi_peer_lost(st, peer, why);
@@ -132,7 +139,7 @@ static int serve(strata__mpi *st, gw_slot *s, uint32_t d) {
   if (!s->busy) {
     uint32_t e = s->served + 1; /* its buffer set was last read at e - 2 */
     if (READ_ONCE(g->abort) || !reached(load_acquire(&g->req.value), e) || /* pairs with post */
-        (e > 2 && !reached(load_acquire(&g->ack.value), g->nlocal * (e - 2))))
+        !members_done(g, e))
       return 0;
     start(st, s, d, e);
     if (!s->busy) return 1;
