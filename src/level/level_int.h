@@ -286,11 +286,10 @@ struct strata_node {
   void *rctx;
   int mirror;                      /* a mirror: forks only child mirror_child */
   uint32_t mirror_child;
-  int hosted;                      /* its child is forked by a fork server (not ours to reap) */
 };
 
 /* ---- transport.c: the mailbox, parent side (post and read only) ---- */
-STRATA_HIDDEN strata__mailbox *strata__mbox(strata_node *n, uint32_t c);
+STRATA_HIDDEN strata__mailbox *strata__mbox(const strata_node *n, uint32_t c);
 STRATA_HIDDEN void strata__post_task(strata_node *n, uint32_t c, const strata__ltask *t,
                                      uint32_t member);
 STRATA_HIDDEN void strata__post_control(strata_node *n, uint32_t c, const strata__ctl *q);
@@ -332,7 +331,13 @@ STRATA_HIDDEN int strata__config_chain(const strata_node_config *cfg, strata_nod
 STRATA_HIDDEN uint32_t strata__config_chips(const strata_node_config *chain, uint32_t levels);
 
 /* ---- worker.c ---- */
-STRATA_HIDDEN int strata__map_segments(strata_node *n);
+/* The children's count and the control segment's size, from the configuration. */
+STRATA_HIDDEN void strata__size_children(strata_node *n);
+/* The root's device memory: one mapping for every chip of the tree. */
+STRATA_HIDDEN void strata__map_tree_mem(strata_node *n);
+/* The control segment's header (n->ctl mapped): magic, children, this
+ * process as their parent, the parent event. */
+STRATA_HIDDEN void strata__init_hdr(strata_node *n);
 STRATA_HIDDEN void strata__layout_child(strata_node *n, uint32_t c);
 STRATA_HIDDEN void strata__unmap_segments(strata_node *n);
 STRATA_HIDDEN strata_node *strata__node_alloc(void);

@@ -139,8 +139,6 @@ static void lost_msg(strata_node *n, uint32_t c, int *status, char *msg, size_t 
              n->cfg.task_timeout_ms);
   } else if (ch->remote) {
     snprintf(msg, len, "%s", ch->remote_msg);
-  } else if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST) {
-    snprintf(msg, len, "lost part of its subtree: %s", strata__mbox(n, c)->errmsg);
   } else {
     char full[384];
     strata__child_died_msg(n, c, during, full, sizeof(full));

@@ -34,7 +34,7 @@ uint32_t strata__level_workers(const strata_node *n) {
 }
 
 int strata__level_is_root_upper(const strata_node *n) {
-  return n && !n->devmem && !n->mirror && n->cfg.level > 3;
+  return n && !n->devmem && n->cfg.level > 3;
 }
 
 int strata__level_set_workers(strata_node *n, uint32_t workers, const char *why) {
@@ -191,10 +191,9 @@ static strata_node *from_spec(const void *spec, size_t len) {
   m->nwcfg = sp->nwcfg;
   m->reg = sp->reg;
   m->total_chips = sp->total_chips;
-  m->mirror = m->hosted = 1;
+  m->mirror = 1;
   m->mirror_child = sp->child;
-  m->nchildren = (m->cfg.level == 3 ? m->cfg.chips : m->cfg.workers) + m->cfg.subs;
-  m->ctl_bytes = STRATA_NODE_HDR_BYTES + (size_t)m->nchildren * STRATA_MBOX_BYTES;
+  strata__size_children(m);
   if (m->mirror_child < m->nchildren) return m;
   strata__free(m);
   return NULL;
@@ -210,9 +209,7 @@ int strata__mirror_open(const void *spec, size_t len, strata_node **out, int *ct
     return strata__fail(STRATA_ENOMEM, "cannot map %zu B of shared memory for a mirror",
                         m->ctl_bytes);
   }
-  m->hdr = m->ctl;
-  *m->hdr = (strata__node_hdr){STRATA_MBOX_MAGIC, STRATA_MBOX_VERSION, m->nchildren, 0, {0}, 0, 0};
-  strata__event_init(&m->hdr->parent_ev, 1);
+  strata__init_hdr(m); /* the fork server sets itself as the parent */
   for (uint32_t k = 0; k < m->nchildren; k++) strata__layout_child(m, k);
   *out = m;
   return 0;
@@ -225,11 +222,7 @@ int strata__mirror_host(const void *spec, size_t len, int ctl_fd, strata_node **
   if (!h) return strata__fail(STRATA_EINVAL, "mirror: a malformed spec (%zu B)", len);
   h->ctl = strata__shm_attach_fd(ctl_fd, h->ctl_bytes);
   h->hdr = h->ctl;
-  h->devmem_bytes = (size_t)h->total_chips * h->cfg.devmem_bytes;
-  h->devmem = strata__shm_map("dev", h->devmem_bytes);
-  h->devmem_owned = 1;
-  h->tree_mem = h->devmem;
-  h->tree_bytes = h->devmem_bytes;
+  strata__map_tree_mem(h);
   int rc = h->ctl && h->devmem ? 0 : strata__fail(STRATA_ENOMEM, "cannot map %zu B of device "
                                                   "memory (lower STRATA_NODE_DEVMEM)", h->devmem_bytes);
   if (rc == 0) {
@@ -316,10 +309,7 @@ int strata__mirror_dead(strata_node *m, int *wstatus, char *msg, size_t len) {
     ch->alive = 0, ch->wstatus = m->hdr->host_wstatus;
   if (ch->alive) return 0;
   *wstatus = ch->wstatus;
-  if (WIFEXITED(ch->wstatus) && WEXITSTATUS(ch->wstatus) == STRATA_EXIT_SUBTREE_LOST)
-    snprintf(msg, len, "lost part of its subtree: %s", strata__mbox(m, m->mirror_child)->errmsg);
-  else
-    strata__child_died_msg(m, m->mirror_child, "its work", msg, len);
+  strata__child_died_msg(m, m->mirror_child, "its work", msg, len);
   return 1;
 }
 

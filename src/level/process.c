@@ -45,6 +45,8 @@ void strata__child_died_msg(const strata_node *n, uint32_t c, const char *during
   strata__child_name(n, c, name, sizeof(name));
   if (n->child[c].remote)
     snprintf(buf, len, "%s %s during %s", name, n->child[c].remote_msg, during);
+  else if (WIFEXITED(st) && WEXITSTATUS(st) == STRATA_EXIT_SUBTREE_LOST) /* it said why */
+    snprintf(buf, len, "%s lost part of its subtree: %s", name, strata__mbox(n, c)->errmsg);
   else if (WIFSIGNALED(st))
     snprintf(buf, len, "%s died (killed by signal %d) during %s", name, WTERMSIG(st), during);
   else

@@ -6,7 +6,7 @@
 
 #include "level/level_int.h"
 
-strata__mailbox *strata__mbox(strata_node *n, uint32_t c) {
+strata__mailbox *strata__mbox(const strata_node *n, uint32_t c) {
   return (strata__mailbox *)(void *)((char *)n->ctl + STRATA_NODE_HDR_BYTES +
                                      (size_t)c * STRATA_MBOX_BYTES);
 }

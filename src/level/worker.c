@@ -134,27 +134,37 @@ int strata_node_register_by_name(strata_node *n, strata_fn_kind kind, const char
 }
 
 /* ---- init ------------------------------------------------------------------------ */
-int strata__map_segments(strata_node *n) {
+void strata__size_children(strata_node *n) {
   n->nchildren = (n->cfg.level == 3 ? n->cfg.chips : n->cfg.workers) + n->cfg.subs;
   n->ctl_bytes = STRATA_NODE_HDR_BYTES + (size_t)n->nchildren * STRATA_MBOX_BYTES;
-  n->ctl = strata__shm_map("ctl", n->ctl_bytes);
-  if (!n->devmem) { /* the root: one mapping for every chip of the tree */
-    n->devmem_bytes = (size_t)n->total_chips * n->cfg.devmem_bytes;
-    n->devmem = strata__shm_map("dev", n->devmem_bytes);
-    n->devmem_owned = 1;
-    n->tree_mem = n->devmem;
-    n->tree_bytes = n->devmem_bytes;
-  }
-  if (!n->ctl || !n->devmem)
-    return strata__fail(STRATA_ENOMEM, "cannot map %zu B of shared memory (is /dev/shm "
-                        "mounted and large enough?); lower STRATA_NODE_DEVMEM",
-                        n->ctl_bytes + n->devmem_bytes);
+}
+
+void strata__map_tree_mem(strata_node *n) {
+  n->devmem_bytes = (size_t)n->total_chips * n->cfg.devmem_bytes;
+  n->devmem = strata__shm_map("dev", n->devmem_bytes);
+  n->devmem_owned = 1;
+  n->tree_mem = n->devmem;
+  n->tree_bytes = n->devmem_bytes;
+}
+
+void strata__init_hdr(strata_node *n) {
   n->hdr = n->ctl;
   n->hdr->magic = STRATA_MBOX_MAGIC;
   n->hdr->version = STRATA_MBOX_VERSION;
   n->hdr->nchildren = n->nchildren;
   n->hdr->parent_pid = getpid();
   strata__event_init(&n->hdr->parent_ev, 1);
+}
+
+static int map_segments(strata_node *n) {
+  strata__size_children(n);
+  n->ctl = strata__shm_map("ctl", n->ctl_bytes);
+  if (!n->devmem) strata__map_tree_mem(n); /* the root */
+  if (!n->ctl || !n->devmem)
+    return strata__fail(STRATA_ENOMEM, "cannot map %zu B of shared memory (is /dev/shm "
+                        "mounted and large enough?); lower STRATA_NODE_DEVMEM",
+                        n->ctl_bytes + n->devmem_bytes);
+  strata__init_hdr(n);
   return 0;
 }
 
@@ -235,7 +245,7 @@ int strata_node_init(strata_node *n) {
   if (!n->devmem) strata__shm_sweep_dead(); /* a root: names a killed tree left behind */
   int rc = strata__claim(n); /* a transport may serve the worker children (level_ext.h) */
   if (rc) return rc;
-  rc = strata__map_segments(n);
+  rc = map_segments(n);
   if (rc) goto err_unmap;
   for (uint32_t c = 0; c < n->nchildren; c++) strata__layout_child(n, c);
   rc = strata__spawn_children(n);

@@ -36,7 +36,6 @@ typedef struct host_reply {
 } host_reply;
 
 static int host_fd = -1;   /* the rank's end */
-static pid_t host_pid = -1;
 
 /* ---- the server ------------------------------------------------------------------- */
 static ssize_t recv_spec(int fd, void *buf, size_t cap, int *ctl_fd) {
@@ -106,7 +105,6 @@ int strata__host_start(void) {
     return strata__fail(STRATA_ENOMEM, "cannot fork the fork server: %s", strerror(errno));
   }
   host_fd = sv[0];
-  host_pid = pid;
   return 0;
 }
 

@@ -98,7 +98,6 @@ typedef struct strata__mpi {
   int rank, size;
   MPI_Comm comm;
   uint32_t gen;                    /* this worker's lifetime */
-  int mpi_up;                      /* MPI_Init returned */
   strata_node *root;               /* rank 0: the worker whose children are remote */
   strata_node *mirror;             /* the child this rank hosts */
   /* the thread (rank 0) */
@@ -119,7 +118,6 @@ typedef struct strata__mpi {
   int go_sent;
   /* relay */
   int relay_busy, relay_done;      /* a request in the child's hands; the child is gone */
-  int relay_ready_sent;
   wire_msg *scratch;               /* one message being built */
   char host[64];
   uint64_t digest;                 /* strata__registry_digest of this rank's worker */

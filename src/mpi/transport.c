@@ -70,7 +70,6 @@ static int session_start(strata__mpi *st) {
 int strata__mpi_start(strata__mpi *st) {
   int rc = session_start(st);
   if (rc) return rc;
-  st->mpi_up = 1;
   st->comm = SESSION.comm;
   st->gen = ++SESSION.gen;
   st->scratch = strata__calloc(1, sizeof(wire_msg));
