@@ -123,10 +123,10 @@ static void end_job(strata__mpi *st) {
 
 /* Rank `from` registered other callables (or in another order) than rank 0:
  * function ids would name other functions there. Its init fails. */
-static void callables_differ(strata__mpi *st, int from, const wire_msg *w) {
-  strata__mbox_msg *m = &st->scratch->m;
-  *m = (strata__mbox_msg){.state = STRATA_MB_INIT_FAILED, .error_code = STRATA_EINVAL};
-  (void)w;
+static void callables_differ(strata__mpi *st, int from) {
+  strata__mbox_msg *m = &wire_head(st->scratch, WIRE_REP, (uint32_t)from)->m;
+  m->state = STRATA_MB_INIT_FAILED;
+  m->error_code = STRATA_EINVAL;
   snprintf(m->errmsg, sizeof(m->errmsg), "rank %d registered other callables than rank 0 (or "
            "in another order): register the same ones in the same order on every rank before "
            "strata_node_init", from);
@@ -135,16 +135,16 @@ static void callables_differ(strata__mpi *st, int from, const wire_msg *w) {
 
 void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
   if (w->h.type == WIRE_PING) { /* a rank measures its clock against ours */
-    wire_msg p = *w;
-    p.h.type = WIRE_PONG;
-    p.m.arg[1] = strata__now_ns();
-    return strata__mpi_send(st, from, &p);
+    wire_msg *p = wire_head(st->scratch, WIRE_PONG, 0);
+    p->m.arg[0] = w->m.arg[0];
+    p->m.arg[1] = strata__now_ns();
+    return strata__mpi_send(st, from, p);
   }
   if (st->gone[from]) return;
   if (w->h.type == WIRE_REP) {
     if (w->m.state == STRATA_MB_INIT_DONE) {
       snprintf(hosts[from], sizeof(hosts[from]), "%s", w->m.errmsg);
-      if (w->m.task_id != st->digest) return callables_differ(st, from, w);
+      if (w->m.task_id != st->digest) return callables_differ(st, from);
       st->ready[from] = 1;
     }
     strata__port_reply(st->root, (uint32_t)from, &w->m);

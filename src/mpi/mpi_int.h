@@ -29,6 +29,7 @@
 
 #include <mpi.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "level/level_ext.h"
 #include "platform/atomics.h"
@@ -69,6 +70,15 @@ static inline size_t wire_len(const wire_msg *w) {
   return w->h.type == WIRE_REQ || w->h.type == WIRE_REP || w->h.type == WIRE_LOST ||
                  w->h.type == WIRE_PING || w->h.type == WIRE_PONG
              ? head + w->m.blob_len : offsetof(wire_msg, m);
+}
+
+/* w's header and message head zeroed (not the blob), then type and child:
+ * a message built from scratch. Returns w. */
+static inline wire_msg *wire_head(wire_msg *w, uint32_t type, uint32_t child) {
+  memset(w, 0, offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob));
+  w->h.type = type;
+  w->h.child = child;
+  return w;
 }
 
 /* A send in flight (its buffer lives until the send completes). */

@@ -20,9 +20,8 @@ static const strata__ext_ops *ext_by_name(const char *name) {
 }
 
 static void send_lost(strata__mpi *st, int wstatus, const char *msg) {
-  wire_msg *w = st->scratch;
-  memset(w, 0, offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob));
-  w->h = (wire_hdr){.type = WIRE_LOST, .child = (uint32_t)st->rank, .wstatus = wstatus};
+  wire_msg *w = wire_head(st->scratch, WIRE_LOST, (uint32_t)st->rank);
+  w->h.wstatus = wstatus;
   snprintf(w->m.errmsg, sizeof(w->m.errmsg), "%s", msg);
   strata__mpi_send(st, 0, w);
 }
@@ -32,11 +31,9 @@ static void send_lost(strata__mpi *st, int wstatus, const char *msg) {
 #define PING_ROUNDS 8
 
 static void ping(strata__mpi *st) {
-  wire_msg p;
-  memset(&p, 0, offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob));
-  p.h.type = WIRE_PING;
-  p.m.arg[0] = strata__now_ns();
-  strata__mpi_send(st, 0, &p);
+  wire_msg *p = wire_head(st->scratch, WIRE_PING, 0);
+  p->m.arg[0] = strata__now_ns();
+  strata__mpi_send(st, 0, p);
 }
 
 static void pong(strata__mpi *st, const wire_msg *w) {
@@ -60,9 +57,7 @@ void strata__relay_on(strata__mpi *st, wire_msg *w) {
   strata__mbox_msg *m = &w->m; /* the receive buffer: ours until it is posted again */
   const strata__ext_ops *ext = ext_by_name(m->ext);
   if (m->ext[0] && !ext) {
-    wire_msg *r = st->scratch;
-    memset(r, 0, sizeof(r->h) + offsetof(strata__mbox_msg, blob));
-    r->h = (wire_hdr){.type = WIRE_REP, .child = (uint32_t)st->rank};
+    wire_msg *r = wire_head(st->scratch, WIRE_REP, (uint32_t)st->rank);
     r->m.state = STRATA_MB_CONTROL_DONE;
     r->m.error_code = STRATA_ENOSYS;
     snprintf(r->m.errmsg, sizeof(r->m.errmsg), "extension '%s' is unknown on rank %d", m->ext,
