@@ -183,15 +183,8 @@ static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint
                                        size_t window) {
   char what[24];
   snprintf(what, sizeof(what), "dom%u", d);
-  strata__shm_name(name, nlen, what);
-  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-  if (fd < 0) return NULL;
-  size_t bytes = strata__dom_bytes(k, window);
-  void *p = ftruncate(fd, (off_t)bytes) == 0
-                ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-  close(fd);
-  if (p == MAP_FAILED) return shm_unlink(name), NULL;
-  strata__dom_hdr *h = p;
+  strata__dom_hdr *h = strata__shm_map_named(what, strata__dom_bytes(k, window), name, nlen);
+  if (!h) return NULL;
   *h = (strata__dom_hdr){STRATA__DOM_MAGIC, 1, k, d, window, strata__dom_stride(window), 0};
   return h;
 }

@@ -6,7 +6,6 @@
  * then serves one exchange per epoch: this node's `in` to every other node,
  * theirs into out[g], all nonblocking and tested in the loop.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -59,14 +58,9 @@ static void drop(gw_slot *s) {
 
 /* A zeroed segment for h's node, named in h->gw_name. */
 static int create(gw_slot *s, strata__hdom_req *h) {
-  strata__shm_name(s->name, sizeof(s->name), "gw");
   s->bytes = strata__gw_bytes(h->nnodes, h->cap);
-  int fd = shm_open(s->name, O_CREAT | O_EXCL | O_RDWR, 0600);
-  void *p = fd >= 0 && ftruncate(fd, (off_t)s->bytes) == 0
-                ? mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-  if (fd >= 0) close(fd);
-  if (p == MAP_FAILED) return drop(s), -1;
-  strata__gw_hdr *g = s->g = p;
+  strata__gw_hdr *g = s->g = strata__shm_map_named("gw", s->bytes, s->name, sizeof(s->name));
+  if (!g) return memset(s, 0, sizeof(*s)), -1;
   *g = (strata__gw_hdr){.magic = STRATA__GW_MAGIC, .domain = h->domain, .nnodes = h->nnodes,
                         .node = h->node, .nlocal = h->nlocal, .maxlocal = h->maxlocal,
                         .gsize = h->gsize, .cap = h->cap};

@@ -78,18 +78,37 @@ void strata__shm_name(char *buf, size_t len, const char *what) {
 /* Each segment is unlinked right after it is mapped: forked children
  * inherit the mapping, and no /dev/shm entry can outlive its creator,
  * whatever kills it. */
+/* A new, zeroed segment named `name` (linked), mapped; its fd in *fd. */
+static void *shm_create(const char *name, size_t bytes, int *fd) {
+  *fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+  if (*fd < 0) return NULL;
+  void *p = ftruncate(*fd, (off_t)bytes) == 0
+                ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, *fd, 0)
+                : MAP_FAILED;
+  if (p != MAP_FAILED) return p;
+  close(*fd);
+  shm_unlink(name);
+  return NULL;
+}
+
 void *strata__shm_map_fd(const char *tag, size_t bytes, int *keep_fd) {
   char name[96];
+  int fd;
   strata__shm_name(name, sizeof(name), tag);
-  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-  if (fd < 0) return NULL;
+  void *p = shm_create(name, bytes, &fd);
+  if (!p) return NULL;
   shm_unlink(name);
-  void *p = MAP_FAILED;
-  if (ftruncate(fd, (off_t)bytes) == 0)
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
-  if (keep_fd && p != MAP_FAILED) *keep_fd = fd;
+  if (keep_fd) *keep_fd = fd;
   else close(fd);
-  return p == MAP_FAILED ? NULL : p;
+  return p;
+}
+
+void *strata__shm_map_named(const char *tag, size_t bytes, char *name, size_t nlen) {
+  int fd;
+  strata__shm_name(name, nlen, tag);
+  void *p = shm_create(name, bytes, &fd);
+  if (p) close(fd);
+  return p;
 }
 
 void *strata__shm_map(const char *tag, size_t bytes) { return strata__shm_map_fd(tag, bytes, NULL); }

@@ -114,6 +114,10 @@ STRATA_HIDDEN void *strata__shm_map(const char *tag, size_t bytes);
  * process, which maps it with strata__shm_attach_fd). */
 STRATA_HIDDEN void *strata__shm_map_fd(const char *tag, size_t bytes, int *keep_fd);
 STRATA_HIDDEN void *strata__shm_attach_fd(int fd, size_t bytes);
+/* A zeroed segment whose unique name (into name) stays linked, for other
+ * processes to map by name; the caller unlinks it once they have. NULL (and
+ * no name left) on failure. */
+STRATA_HIDDEN void *strata__shm_map_named(const char *tag, size_t bytes, char *name, size_t nlen);
 /* Unlink /dev/shm names left by strata processes that no longer exist. */
 STRATA_HIDDEN void strata__shm_sweep_dead(void);
 STRATA_HIDDEN void strata__shm_unmap(void *p, size_t bytes);
