@@ -335,6 +335,7 @@ STRATA_TEST(l4_domain_over_forked_nodes_needs_mpirun) {
   assert_int_equal(strata_node_domain_create(n, chips, 4, 1 << 16, &d), STRATA_ENOSYS);
   assert_non_null(strstr(strata_last_error(), "mpirun"));
   assert_int_equal(strata_node_domain_create(n, chips, 0, 1 << 16, &d), STRATA_EINVAL);
+  assert_int_equal(strata_node_domain_create(n, chips, 4, 0, &d), STRATA_EINVAL); /* no window */
   chips[3] = 9;
   assert_int_equal(strata_node_domain_create(n, chips, 4, 1 << 16, &d), STRATA_EINVAL);
   assert_non_null(strstr(strata_last_error(), "chip 9"));

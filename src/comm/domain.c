@@ -164,18 +164,27 @@ static pcomm *attach(strata_node *n) {
   return pc;
 }
 
-static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
-  if (!n || strata__level_chips(n) == 0 || !chips || k == 0 || window < 64)
-    return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised L3 node, 1+ chips "
-                        "and a window of at least 64 B");
+/* chips[0..k) each below `limit` (a live chip child of n if live) and distinct. */
+static int check_chip_list(strata_node *n, const uint32_t *chips, uint32_t k, uint32_t limit,
+                           int live) {
   for (uint32_t i = 0; i < k; i++) {
-    if (chips[i] >= strata__level_chips(n) || !strata__level_chip_alive(n, chips[i]))
-      return strata__fail(STRATA_EINVAL, "domain_create: chip %u is not a live chip", chips[i]);
+    if (chips[i] >= limit || (live && !strata__level_chip_alive(n, chips[i])))
+      return live ? strata__fail(STRATA_EINVAL, "domain_create: chip %u is not a live chip",
+                                 chips[i])
+                  : strata__fail(STRATA_EINVAL, "domain_create: chip %u does not exist (the "
+                                 "tree has %u)", chips[i], limit);
     for (uint32_t j = 0; j < i; j++)
       if (chips[j] == chips[i])
         return strata__fail(STRATA_EINVAL, "domain_create: chip %u named twice", chips[i]);
   }
   return 0;
+}
+
+static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
+  if (!n || strata__level_chips(n) == 0 || !chips || k == 0 || window < 64)
+    return strata__fail(STRATA_EINVAL, "domain_create: needs an initialised L3 node, 1+ chips "
+                        "and a window of at least 64 B");
+  return check_chip_list(n, chips, k, strata__level_chips(n), 1);
 }
 
 /* A uniquely named, zeroed segment (the name lives until every member maps it). */
@@ -312,19 +321,11 @@ static int worker_control(strata_node *w, uint32_t ctl, const uint64_t arg[4], c
   return rc;
 }
 
-static int upper_check(strata_node *n, const uint32_t *chips, uint32_t k) {
-  uint32_t total = strata_node_chips(n);
-  if (!chips || k == 0 || k > STRATA_NODE_MAX_CHILDREN)
-    return strata__fail(STRATA_EINVAL, "domain_create: 1..%d chips", STRATA_NODE_MAX_CHILDREN);
-  for (uint32_t i = 0; i < k; i++) {
-    if (chips[i] >= total)
-      return strata__fail(STRATA_EINVAL, "domain_create: chip %u does not exist (the tree has "
-                          "%u)", chips[i], total);
-    for (uint32_t j = 0; j < i; j++)
-      if (chips[j] == chips[i])
-        return strata__fail(STRATA_EINVAL, "domain_create: chip %u named twice", chips[i]);
-  }
-  return 0;
+static int upper_check(strata_node *n, const uint32_t *chips, uint32_t k, size_t window) {
+  if (!chips || k == 0 || k > STRATA_NODE_MAX_CHILDREN || window < 64)
+    return strata__fail(STRATA_EINVAL, "domain_create: 1..%d chips and a window of at least "
+                        "64 B", STRATA_NODE_MAX_CHILDREN);
+  return check_chip_list(n, chips, k, strata_node_chips(n), 0);
 }
 
 /* The request for every node with members: node g = the g-th such worker. */
@@ -365,7 +366,7 @@ static void upper_node(strata_node *n, const pdomain *pd, strata__hdom_req *h, u
 
 static int upper_create(strata_node *n, const uint32_t *chips, uint32_t k, size_t window,
                         uint32_t *domain) {
-  int rc = upper_check(n, chips, k);
+  int rc = upper_check(n, chips, k, window);
   pcomm *pc = rc ? NULL : attach(n);
   uint32_t d = 0;
   if (!pc) return rc ? rc : STRATA_ENOMEM;
