@@ -17,3 +17,22 @@ bench_median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bench_cell() {
   sort -n "$1" | awk -v s="${2:-1}" '{a[NR]=$1 / s} END {if (NR) printf "%.2f [%.2f-%.2f]", a[int((NR+1)/2)], a[1], a[NR]; else printf "-"}'
 }
+
+# Allreduce benches (run_comm.sh, run_hier.sh): ROUNDS interleaved rounds of
+# the caller's run_strata and run_mpi functions into DIR/s.<round> and
+# DIR/m.<round> (one key=value line per size); a failed result check stops.
+bench_ab_rounds() { # rounds dir
+  local r
+  for r in $(seq "$1"); do
+    run_strata > "$2/s.$r"
+    run_mpi > "$2/m.$r"
+    if grep -q FAIL "$2/s.$r" "$2/m.$r"; then echo "a result check failed" >&2; exit 1; fi
+  done
+}
+# The value of key=value field FIELD in the lines for BYTES of every round of
+# DIR/SIDE.*, one per line: bench_size_field dir side bytes field
+bench_size_field() {
+  cat "$1/$2".* | grep " bytes=$3 " | tr ' ' '\n' | sed -n "s/^$4=//p"
+}
+# The sizes of round 1: bench_sizes dir
+bench_sizes() { tr ' ' '\n' < "$1/s.1" | sed -n 's/^bytes=//p'; }

@@ -15,18 +15,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r); $(mpirun --version 2>&1 | sed -n 1p)"
 echo "memcpy bandwidth (one thread, 64 MiB): $($B/bench_memcpy | sed 's/.*bw_gbs=//') GB/s"
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-for r in $(seq "$ROUNDS"); do
-  $B/bench_allreduce "$R" 2>/dev/null > "$tmp/s.$r"
-  mpirun --oversubscribe -np "$R" $B/bench_mpi_allreduce > "$tmp/m.$r"
-  if grep -q FAIL "$tmp/s.$r" "$tmp/m.$r"; then echo "a result check failed" >&2; exit 1; fi
-done
+run_strata() { $B/bench_allreduce "$R" 2>/dev/null; }
+run_mpi() { mpirun --oversubscribe -np "$R" $B/bench_mpi_allreduce; }
+bench_ab_rounds "$ROUNDS" "$tmp"
 echo
 echo "| bytes | strata time (us) | strata busbw (GB/s) | MPI time (us) | MPI busbw (GB/s) | strata time / MPI time |"
 echo "|---|---|---|---|---|---|"
-for bytes in $(field bytes < "$tmp/s.1"); do
+for bytes in $(bench_sizes "$tmp"); do
   for side in s m; do
-    cat "$tmp/$side".* | grep " bytes=$bytes " | field time_us | sort -n > "$tmp/t.$side"
+    bench_size_field "$tmp" $side "$bytes" time_us | sort -n > "$tmp/t.$side"
   done
   awk -v b="$bytes" -v n="$R" 'function med(f,  a, k, x) { k = 0; while ((getline x < f) > 0) a[++k] = x; close(f);
       lo[f] = a[1]; hi[f] = a[k]; return a[int((k + 1) / 2)] }

@@ -17,19 +17,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 TCP="--oversubscribe --mca btl self,tcp --mca btl_tcp_sndbuf 4194304 --mca btl_tcp_rcvbuf 4194304"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r); $(mpirun --version 2>&1 | sed -n 1p)"
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-for r in $(seq "$ROUNDS"); do
-  mpirun $TCP -np 2 $B/bench_allreduce 2 2>/dev/null > "$tmp/s.$r"
-  mpirun $TCP -np 4 $B/bench_mpi_allreduce > "$tmp/m.$r"
-  if grep -q FAIL "$tmp/s.$r" "$tmp/m.$r"; then echo "a result check failed" >&2; exit 1; fi
-done
+run_strata() { mpirun $TCP -np 2 $B/bench_allreduce 2 2>/dev/null; }
+run_mpi() { mpirun $TCP -np 4 $B/bench_mpi_allreduce; }
+bench_ab_rounds "$ROUNDS" "$tmp"
 echo
 echo "| bytes | strata 2x2 busbw (GB/s) | MPI 4 ranks busbw (GB/s) | strata / MPI busbw | strata time (us) | MPI time (us) |"
 echo "|---|---|---|---|---|---|"
-for bytes in $(field bytes < "$tmp/s.1"); do
+for bytes in $(bench_sizes "$tmp"); do
   for side in s m; do
-    cat "$tmp/$side".* | grep " bytes=$bytes " | field busbw_gbs > "$tmp/b.$side"
-    cat "$tmp/$side".* | grep " bytes=$bytes " | field time_us > "$tmp/t.$side"
+    bench_size_field "$tmp" $side "$bytes" busbw_gbs > "$tmp/b.$side"
+    bench_size_field "$tmp" $side "$bytes" time_us > "$tmp/t.$side"
   done
   sb=$(bench_median "$tmp/b.s"); mb=$(bench_median "$tmp/b.m")
   echo "| $bytes | $(bench_cell "$tmp/b.s") | $(bench_cell "$tmp/b.m") | $(awk -v s="$sb" -v m="$mb" 'BEGIN { printf "%.2f", (m > 0 ? s / m : 0) }') | $(bench_median "$tmp/t.s") | $(bench_median "$tmp/t.m") |"
