@@ -5,6 +5,8 @@
 
 #include "platform/event.h"
 #include "platform/platform_int.h"
+#include "platform/trace_rec.h"
+#include "strata/trace.h"
 #include "util.h"
 #include "test_platform_list.h"
 
@@ -211,6 +213,32 @@ STRATA_TEST(init_delay_fault_slows_create) {
   strata_chip *chip = chip_new(&c);
   assert_true(ms_since(t0) >= 150);
   assert_int_equal(strata_chip_destroy(chip), 0);
+}
+
+/* A rank's trace is written on rank 0's clock: the offset measured over MPI
+ * moves every timestamp when the file is merged. */
+STRATA_TEST(trace_offset_moves_timestamps_to_rank_0s_clock) {
+  (void)state;
+  const char *path = "t-offset.json";
+  const int64_t off_ns = 5000000000LL; /* rank 0's clock 5 s ahead of ours */
+  assert_int_equal(strata_trace_start(path, 1), 0);
+  uint64_t t0 = now_ns();
+  strata__trace_instant("offset-mark", "a test event", 0, STRATA_TT_LEVEL);
+  uint64_t t1 = now_ns();
+  strata__trace_set_clock_offset(off_ns);
+  assert_int_equal(strata_trace_stop(), 0);
+  strata__trace_set_clock_offset(0);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[4096];
+  double ts = -1;
+  while (fgets(line, sizeof(line), f))
+    if (strstr(line, "offset-mark") && strstr(line, "\"ts\":"))
+      ts = strtod(strstr(line, "\"ts\":") + 5, NULL);
+  fclose(f);
+  unlink(path);
+  assert_true(ts >= (double)(t0 + off_ns) / 1000.0 - 0.01);
+  assert_true(ts <= (double)(t1 + off_ns) / 1000.0 + 0.01);
 }
 
 STRATA_TEST_MAIN(TEST_LIST)
