@@ -259,6 +259,41 @@ STRATA_TEST(l4_runs_tasks_groups_and_copies_across_ranks) {
   assert_int_equal(strata_node_close(n), 0);
 }
 
+/* A level orchestration registered after init, by pointer: it travels to the
+ * other ranks by its symbol name (the program exports its symbols). */
+void test_mpi_late_add(strata_node_orch *o, void *arg);
+void test_mpi_late_add(strata_node_orch *o, void *arg) { level_forward(o, O_ADD, arg); }
+
+static void late_orch(strata_node_orch *o, void *arg) {
+  strata_args *a = arg;
+  uint32_t last = strata_node_chips(strata_node_orch_node(o)) / 2 - 1, id = (uint32_t)a->scalars[2];
+  assert_int_equal(strata_node_submit_child(o, last, id, a, NULL), 0);
+}
+
+STRATA_TEST(l4_callable_registered_after_init_runs_on_every_rank) {
+  (void)state;
+  strata_node *n = l4_new(2, 20000);
+  init_ok(n);
+  uint32_t id = 0, last_chip = strata_node_chips(n) - 2; /* the last worker's chip 0 */
+  assert_int_equal(strata_node_register_level_orch(n, "late", test_mpi_late_add, &id), 0);
+  strata_tensor x = dev_f64(n, last_chip, 16, 2.5), y = dev_f64(n, last_chip, 16, 0);
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_INPUT, &x);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &y);
+  strata_args_scalar_f64(&a, 4.0);
+  strata_args_scalar(&a, 0);  /* chip 0 of the worker */
+  strata_args_scalar(&a, id); /* for late_orch */
+  strata_node_run_info info;
+  int rc = strata_node_run(n, late_orch, &a, &info);
+  if (rc) fprintf(stderr, "run: %s\n", info.message);
+  assert_int_equal(rc, 0);
+  double v[16];
+  assert_int_equal(strata_node_copy_from(n, last_chip, v, y.data, sizeof(v)), 0);
+  for (int i = 0; i < 16; i++) assert_true(v[i] == 6.5);
+  assert_int_equal(strata_node_close(n), 0);
+}
+
 /* STRATA_TEST_CHIPS chips per rank (default 2), STRATA_TEST_SIZES (default
  * "0,1,17,65537"): every collective over every chip of every rank, each
  * result checked on its chip and hashed; the hashes are equal everywhere. */

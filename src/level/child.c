@@ -349,8 +349,10 @@ static int control_register(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
   const strata__func *f = (const strata__func *)(void *)mb->blob;
   uint32_t id;
-  int rc = cs->worker ? strata__worker_register(cs->worker, (uint32_t)mb->arg[0], f, &id)
-                      : add_func(cs, (uint32_t)mb->arg[0], f);
+  /* a worker child passes it down to its own children, and (every child) adds
+   * it to the table it dispatches its own tasks from */
+  int rc = cs->worker ? strata__worker_register(cs->worker, (uint32_t)mb->arg[0], f, &id) : 0;
+  if (rc == 0) rc = add_func(cs, (uint32_t)mb->arg[0], f);
   if (rc) snprintf(msg, len, "registering '%s': %s", f->name, strata_last_error());
   return rc;
 }
