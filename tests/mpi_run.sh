@@ -1,14 +1,19 @@
 #!/bin/sh
-# mpi_run.sh [--expect REGEX] [--stdout-lines N] <ranks> <program> [args...]: run a program under
+# mpi_run.sh [--expect REGEX] [--stdout-lines N] [--signal N] <ranks> <program> [args...]: run a program under
 # `mpirun --oversubscribe --mca btl self,tcp -np <ranks>` (TCP forced, over
 # the loopback interface: every rank is on this machine; root allowed), then check that the job left no process and no /dev/shm entry
 # behind (only what this run created: its processes carry a marker in their
 # environment, its segments a tag in their names). The program's exit
 # status is the result; with --expect, the output must match REGEX instead
 # (a failure test: the error names the culprit, whoever ends the job).
-expect=""; lines=""
+# No process of the job may end on a signal the test did not send (a crash
+# in a failure path): mpirun's report of a rank ended by a signal, or a
+# child that died of SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGABRT, fails the run;
+# --signal N allows the one the test sends (a kill -N of a rank).
+expect=""; lines=""; sent=""
 if [ "$1" = "--expect" ]; then expect=$2; shift 2; fi
 if [ "$1" = "--stdout-lines" ]; then lines=$2; shift 2; fi
+if [ "$1" = "--signal" ]; then sent=$2; shift 2; fi
 np=$1; shift
 out=$(mktemp)
 mark="m$$x$(date +%s%N | tail -c 9)"
@@ -25,6 +30,13 @@ if [ -n "$lines" ] && [ "$(wc -l <"$out")" -ne "$lines" ]; then
   rc=1
 fi
 cat "$out.err" >>"$out"
+crash=$(grep -Eo "exited on signal [0-9]+|killed by signal (4|6|7|8|11)\b" "$out" |
+        grep -Ev "^exited on signal ${sent:-none}\b" | head -1)
+if [ -n "$crash" ]; then
+  echo "mpi_run.sh: a process of the job ended on a signal the test did not send: $crash" >&2
+  rm -f "$out" "$out.err"
+  exit 1
+fi
 if [ -n "$expect" ]; then
   if ! grep -Eq "$expect" "$out"; then
     echo "mpi_run.sh: expected output matching '$expect' (status $rc)" >&2

@@ -17,7 +17,7 @@
 
 enum { C_BARRIER, C_BROADCAST, C_ALLGATHER, C_REDUCE_SCATTER, C_ALLREDUCE, C_ALLTOALL };
 
-static uint32_t O_COLL, O_PRIM, K_PRIM, O_WAIT, K_WAIT;
+static uint32_t O_COLL, O_PRIM, K_PRIM, O_WAIT, K_WAIT, O_TRICKLE, K_TRICKLE;
 
 /* ---- values: small integers, exact in every dtype ---------------------------- */
 static int val(uint32_t r, size_t i) { return 1 + (int)((r * 3 + i) % 2); }
@@ -133,6 +133,25 @@ static void o_wait(strata_orch *o, void *arg) {
   strata_orch_submit(o, K_WAIT, &a, NULL);
 }
 
+/* Rank 0 notifies rank 1 every 100 ms, ten times (its own progress each
+ * time); rank 1 waits for all ten in one strata_comm_wait. */
+static void k_trickle(strata_kernel_ctx *k) {
+  strata_comm *c = strata_comm_lookup((uint32_t)strata_kernel_scalar(k, 0));
+  int rc = 0;
+  for (int i = 0; rc == 0 && strata_comm_rank(c) == 0 && i < 10; i++) {
+    for (int t = 0; t < 100 && !strata_kernel_cancelled(k); t++) sleep_ms(1);
+    rc = strata_comm_notify(c, 1, 8, STRATA_NOTIFY_ADD, 1);
+    strata_kernel_progress(k);
+  }
+  if (strata_comm_rank(c) == 1) rc = strata_comm_wait(c, 8, STRATA_CMP_GE, 10, 0, k);
+  if (rc) strata_kernel_fail(k, "%s", strata_last_error());
+}
+
+static void o_trickle(strata_orch *o, void *arg) {
+  strata_args a = *(const strata_args *)arg;
+  strata_orch_submit(o, K_TRICKLE, &a, NULL);
+}
+
 /* ---- node side helpers ------------------------------------------------------------ */
 typedef struct bufs {
   unsigned char *in[MAXR], *out[MAXR];
@@ -162,6 +181,8 @@ static strata_node *comm_node(uint32_t ranks, uint32_t *domain) {
   assert_int_equal(strata_node_register_orch(n, "prim", o_prim, &O_PRIM), 0);
   assert_int_equal(strata_node_register_kernel(n, "wait", k_wait, STRATA_CORE_AIV, &K_WAIT), 0);
   assert_int_equal(strata_node_register_orch(n, "wait", o_wait, &O_WAIT), 0);
+  assert_int_equal(strata_node_register_kernel(n, "trickle", k_trickle, STRATA_CORE_AIV, &K_TRICKLE), 0);
+  assert_int_equal(strata_node_register_orch(n, "trickle", o_trickle, &O_TRICKLE), 0);
   assert_int_equal(strata_node_init(n), 0);
   uint32_t chips[MAXR];
   for (uint32_t r = 0; r < ranks; r++) chips[r] = r;
@@ -435,6 +456,45 @@ STRATA_TEST(waiting_kernel_is_cancelled_by_the_hang_detector) {
   uint64_t t0 = now_ns();
   assert_int_equal(strata_node_run(n, one_orch, &j, &info), STRATA_SCHEDULER_TIMEOUT);
   assert_true(ms_since(t0) < 5000); /* not the 30 s comm timeout */
+  strata_node_close(n);
+}
+
+/* SPEC §4 progress: a wait whose signal keeps moving (ten notifies over
+ * 1 s, against a 300 ms budget) is never latched. */
+STRATA_TEST(wait_that_keeps_moving_is_never_latched) {
+  (void)state;
+  sched_timeout_ms = 300;
+  uint32_t d;
+  strata_node *n = comm_node(2, &d);
+  one_job j = {2, d, O_TRICKLE, {0}, {{0}}};
+  one_setup(n, &j);
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  int rc = strata_node_run(n, one_orch, &j, &info);
+  if (rc) fprintf(stderr, "run: %s\n", info.message);
+  assert_int_equal(rc, 0);
+  assert_true(ms_since(t0) >= 900); /* three budgets and more */
+  strata_node_close(n);
+}
+
+/* A member that stops contributing mid-collective (fault hook) is latched
+ * within the budget, and its waiting peers name it: ctest checks their
+ * messages for "waits for chip 2". */
+STRATA_TEST(stalled_member_is_named_by_its_waiting_peers) {
+  (void)state;
+  setenv("STRATA_FAULT_COMM_STALL_RANK", "2", 1); /* inherited by the chips */
+  setenv("STRATA_FAULT_COMM_STALL_STEP", "2", 1);
+  sched_timeout_ms = 300;
+  uint32_t d;
+  strata_node *n = comm_node(3, &d);
+  bufs b;
+  alloc_bufs(n, 3, &b, 4 * WINDOW, 4 * WINDOW);
+  fill_in(3, &b, STRATA_DT_F32, WINDOW);
+  coll_job j = {3, d, C_ALLREDUCE, STRATA_ALLREDUCE_RS_AG, 1, STRATA_DT_F32, STRATA_OP_SUM, &b, NULL};
+  strata_node_run_info info;
+  uint64_t t0 = now_ns();
+  assert_int_equal(strata_node_run(n, coll_orch, &j, &info), STRATA_SCHEDULER_TIMEOUT);
+  assert_true(ms_since(t0) < 5000); /* the budget, not the 30 s comm timeout */
   strata_node_close(n);
 }
 

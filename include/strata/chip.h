@@ -365,6 +365,18 @@ STRATA_API strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k);
 /* Nonzero once the run is cancelled: a long-running kernel must poll this
  * and return (the simulated equivalent of a core reset). */
 STRATA_API int strata_kernel_cancelled(const strata_kernel_ctx *k);
+/* Progress without finishing (SPEC §4): a kernel that waits for other chips
+ * calls this whenever what it waits for moves (a chunk arrives, an epoch
+ * advances). The hang detector counts it as progress of the kernel's
+ * scheduler, so a wait that keeps moving is never latched, however long it
+ * takes. Cheap (one coarse clock read and two stores); k NULL: no-op. */
+STRATA_API void strata_kernel_progress(const strata_kernel_ctx *k);
+/* What the kernel waits for, named by a hang latch of its task (S1) and by
+ * STALL reports: MPI rank `rank` (-1: this host) and chip `chip` of that
+ * host's node (-1: the whole rank), at step `step` of what it waits in.
+ * rank = chip = -1 clears it. k NULL: no-op. */
+STRATA_API void strata_kernel_waiting_for(const strata_kernel_ctx *k, int32_t rank, int32_t chip,
+                                          uint32_t step);
 /* Mark the task FAILED (its dependents are poisoned, the run returns
  * TASK_FAILED with this message). The kernel should return afterwards. */
 STRATA_API void strata_kernel_fail(strata_kernel_ctx *k, const char *fmt, ...)

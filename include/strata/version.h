@@ -3,9 +3,9 @@
 #define STRATA_VERSION_H
 
 #define STRATA_VERSION_MAJOR 0
-#define STRATA_VERSION_MINOR 4
+#define STRATA_VERSION_MINOR 5
 #define STRATA_VERSION_PATCH 0
-#define STRATA_VERSION_STRING "0.4.0"
+#define STRATA_VERSION_STRING "0.5.0"
 
 #if defined(__GNUC__)
 #define STRATA_API __attribute__((visibility("default")))

@@ -179,6 +179,8 @@ typedef struct strata__core {
   _Atomic(strata__task *) reg_task; /* sched writes before ASSIGNED (release) */
   _Atomic uint32_t reg_block;      /* SPMD block of reg_task (written with it) */
   _Atomic uint32_t reg_failed;     /* core writes before DONE (release) */
+  _Atomic uint64_t waiting_for;    /* core (its kernel) writes, cleared per task;
+                                      the hang latch reads: strata__wait_note */
   strata__event ev;                /* core parks here */
   uint32_t id, owner;
   strata_core_kind kind;
@@ -221,7 +223,7 @@ typedef struct strata__run_hdr {
   uint64_t stuck_task, stuck_ms;
   int32_t stuck_core;
   uint32_t stuck_kernel;
-  char orch_msg[512], sched_msg[512], task_msg[512];
+  char orch_msg[512], sched_msg[768], task_msg[512];
 } strata__run_hdr;
 
 /* Where the orchestrator blocks inside the runtime (chip->orch_blocked). */
@@ -374,6 +376,8 @@ STRATA_HIDDEN void strata__task_dec_fanin(strata_chip *chip, strata__task *t);
 /* Finish a task (ran, failed, or poisoned): close fanout, release deps. */
 STRATA_HIDDEN void strata__task_finish(strata_chip *chip, strata__task *t, int failed);
 STRATA_HIDDEN void strata__note_progress(strata_chip *chip);
+/* " (it waits for rank R chip C, step S)" from core c's note, or "". */
+STRATA_HIDDEN void strata__wait_note(const strata__core *c, char *buf, size_t len);
 STRATA_HIDDEN int strata__run_cancelled(strata_chip *chip);
 STRATA_HIDDEN void strata__wake_all(strata_chip *chip);
 /* Wake the schedulers and the orchestrator only (the end of a run: idle

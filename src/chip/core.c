@@ -73,6 +73,7 @@ void strata__core_take(strata__core *c, strata__task *t, uint32_t block, uint64_
 static int run_kernel(strata__core *c, strata__task *t, uint32_t block) {
   strata_chip *chip = c->chip;
   strata_kernel_ctx ctx = {t, c, 0, block};
+  WRITE_ONCE(c->waiting_for, 0); /* a note is the running kernel's */
   int traced = strata__trace_on(1);
   uint64_t t0 = traced ? strata__now_ns() : 0;
   if (t->sync_start && gang_gather(chip, t)) ctx.failed = 1;
@@ -191,6 +192,34 @@ strata_core_kind strata_kernel_core_kind(const strata_kernel_ctx *k) {
 
 int strata_kernel_cancelled(const strata_kernel_ctx *k) {
   return !k || strata__run_cancelled(k->core->chip); /* no context: stop */
+}
+
+void strata_kernel_progress(const strata_kernel_ctx *k) {
+  if (!k) return;
+  strata_chip *chip = k->core->chip;
+  uint64_t now = strata__now_coarse_ns();
+  WRITE_ONCE(chip->scheds[k->core->owner].core_progress_ns, now); /* the owner's hang clock */
+  WRITE_ONCE(chip->last_progress_ns, now); /* STALL reports and the deadlock fallback */
+}
+
+/* The note is one word, so a latch never reads half of one:
+ * bit 63 set | (rank + 1) << 48 | (chip + 1) << 32 | step. */
+void strata_kernel_waiting_for(const strata_kernel_ctx *k, int32_t rank, int32_t chip,
+                               uint32_t step) {
+  if (!k) return;
+  uint64_t v = rank < 0 && chip < 0 ? 0 : 1ull << 63 | (uint64_t)((rank + 1) & 0x7fff) << 48 |
+                                                (uint64_t)((chip + 1) & 0xffff) << 32 | step;
+  WRITE_ONCE(k->core->waiting_for, v);
+}
+
+void strata__wait_note(const strata__core *c, char *buf, size_t len) {
+  uint64_t v = READ_ONCE(c->waiting_for);
+  int rank = (int)((v >> 48) & 0x7fff) - 1, chip = (int)((v >> 32) & 0xffff) - 1;
+  char r[24] = "", ch[24] = "";
+  if (rank >= 0) snprintf(r, sizeof(r), "rank %d", rank);
+  if (chip >= 0) snprintf(ch, sizeof(ch), "%schip %d", rank >= 0 ? " " : "", chip);
+  if (v) snprintf(buf, len, " (it waits for %s%s, step %u)", r, ch, (unsigned)v);
+  else if (len) buf[0] = '\0';
 }
 
 void strata_kernel_fail(strata_kernel_ctx *k, const char *fmt, ...) {

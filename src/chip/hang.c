@@ -77,7 +77,7 @@ static int latch(strata__sched *s, const hang_report *r, const char *fmt, ...) {
   strata_chip *chip = s->chip;
   if (claim(chip, 100, (int)s->id)) {
     record(chip, r);
-    char dump[256], what[240];
+    char dump[256], what[384];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
@@ -130,12 +130,15 @@ static int stalled_check(strata__sched *s, uint64_t now, uint64_t budget) {
   strata_chip *chip = s->chip;
   strata__task *t = owned_running(s);
   hang_report r = {STRATA_HANG_RUNNING_STALLED, t, age_ms(t, now)};
-  return latch(s, &r, "task #%llx (kernel '%s') on core %d made no progress for %u ms "
-               "(SCHEDULER_TIMEOUT_MS); fix the kernel (poll strata_kernel_cancelled) or "
-               "raise STRATA_SCHEDULER_TIMEOUT_MS",
+  int core = t ? READ_ONCE(t->core) : -1;
+  char note[80] = "";
+  if (core >= 0 && (uint32_t)core < chip->ncores) strata__wait_note(&chip->cores[core], note, sizeof(note));
+  return latch(s, &r, "task #%llx (kernel '%s') on core %d made no progress for %u ms%s "
+               "(SCHEDULER_TIMEOUT_MS); fix the kernel (poll strata_kernel_cancelled, report "
+               "progress with strata_kernel_progress) or raise STRATA_SCHEDULER_TIMEOUT_MS",
                t ? (unsigned long long)READ_ONCE(t->id) : 0ull,
-               t ? strata__kernel_name(chip, READ_ONCE(t->kernel)) : "?",
-               t ? READ_ONCE(t->core) : -1, chip->cfg.scheduler_timeout_ms);
+               t ? strata__kernel_name(chip, READ_ONCE(t->kernel)) : "?", core,
+               chip->cfg.scheduler_timeout_ms, note);
 }
 
 /* ---- the deadlock fallback ------------------------------------------------- */

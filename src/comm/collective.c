@@ -14,13 +14,24 @@ typedef void (*step_fn)(strata_comm *c, void *arg);
  * wait until every peer published, consume. One synchronisation round: the
  * halves alternate, and no peer can overwrite the half I read at e before I
  * tell it e+1 (see comm_int.h). */
+/* The first peer that has not entered step e yet (its STEP signal). */
+static void blame_step(strata_comm *c, uint32_t e, int32_t *rank, int32_t *chip) {
+  for (uint32_t p = 0; p < c->nranks; p++)
+    if (p != c->rank && (int32_t)(READ_ONCE(strata__sig(c, p, STRATA__SIG_STEP)->value) - e) < 0)
+      return strata__member_name(c, p, rank, chip);
+}
+
 static int step_run(strata_comm *c, step_fn wr, step_fn rd, void *arg, const strata_kernel_ctx *k) {
   uint32_t n1 = c->nranks - 1, e = ++c->step;
   uint64_t deadline = strata__deadline_ms(c->timeout_ms);
+  int rc = strata__comm_fault_stall(c, e, k);
+  if (rc) return c->broken = 1, rc;
+  WRITE_ONCE(strata__sig(c, c->rank, STRATA__SIG_STEP)->value, e); /* read by blame_step */
   if (wr) wr(c, arg);
   for (uint32_t p = 0; p < c->nranks; p++)
     if (p != c->rank) strata__notify(c, p, STRATA__SIG_READY, 0, 1);
-  int rc = strata__wait_epoch(c, STRATA__SIG_READY, e * n1, deadline, k);
+  const strata__wait_why why = {blame_step, e, NULL};
+  rc = strata__wait_epoch(c, STRATA__SIG_READY, e * n1, deadline, k, &why);
   if (rc == 0 && rd) rd(c, arg);
   if (rc) c->broken = 1; /* peers are now out of step with us */
   return rc;

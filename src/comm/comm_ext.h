@@ -67,6 +67,11 @@ typedef struct strata__gw_hdr {
   uint32_t self_in[2];                         /* leader, before req: 1 = the node's
                                                   own part is read from in (no copy) */
   _Atomic uint32_t abort;                      /* gateway */
+  _Atomic uint32_t moved;                      /* gateway: +1 per transfer completed
+                                                  (relaxed: progress only, SPEC §4) */
+  _Atomic int32_t wait_rank;                   /* gateway: a rank whose transfer of the
+                                                  current exchange is pending, or -1
+                                                  (relaxed: names a stopped peer) */
 } strata__gw_hdr;
 _Static_assert(sizeof(strata__gw_hdr) <= STRATA__GW_HDR_BYTES, "gateway header fits");
 

@@ -36,6 +36,8 @@
 #define STRATA__DOM_MAGIC 0x53544443u /* "STDC" */
 #define STRATA__SIGNALS 128u
 #define STRATA__SIG_READY 64u
+#define STRATA__SIG_STEP 65u  /* the rank itself: the last local step it entered
+                                 (relaxed: read only to name a peer that is behind) */
 #define STRATA__DOM_HDR_BYTES 4096u
 
 
@@ -43,6 +45,8 @@ typedef struct strata__dom_hdr {
   uint32_t magic, version, nranks, domain; /* written by the creator before mapping */
   uint64_t window_bytes, rank_stride;
   _Atomic uint32_t abort;                  /* node process: a member was lost */
+  int32_t host_rank;                       /* creator: MPI rank of this node, or -1 */
+  uint32_t chip[STRATA_NODE_MAX_CHILDREN]; /* creator: member i is chip chip[i] of the node */
 } strata__dom_hdr;
 _Static_assert(sizeof(strata__dom_hdr) <= STRATA__DOM_HDR_BYTES, "header fits");
 
@@ -78,13 +82,31 @@ static inline unsigned char *strata__win(strata_comm *c, uint32_t rank) {
 }
 
 /* ---- signal.c ---- */
+/* Whom a wait waits for (SPEC §4 progress): blame names the peer for the
+ * hang detector (strata_kernel_waiting_for) while the wait lasts; a change
+ * of the awaited signal, or of *moved (data arriving), is the kernel's
+ * progress. */
+typedef struct strata__wait_why {
+  void (*blame)(strata_comm *c, uint32_t step, int32_t *rank, int32_t *chip);
+  uint32_t step;
+  const _Atomic uint32_t *moved;           /* NULL: only the signal itself */
+} strata__wait_why;
 /* Wait until *s reaches `target` (wrap-safe >=), checking the domain. */
 STRATA_HIDDEN int strata__wait_signal(strata_comm *c, strata__signal *s, uint32_t target,
-                                      uint64_t deadline, const strata_kernel_ctx *k);
+                                      uint64_t deadline, const strata_kernel_ctx *k,
+                                      const strata__wait_why *why);
+/* Member l of this node: rank and chip for a wait note. */
+STRATA_HIDDEN void strata__member_name(const strata_comm *c, uint32_t l, int32_t *rank,
+                                       int32_t *chip);
+/* Fault hook (tests): this member stops contributing at step `step` of a
+ * collective (STRATA_FAULT_COMM_STALL_RANK / _STEP): waits until the run is
+ * cancelled, ECANCELED. 0 otherwise. */
+STRATA_HIDDEN int strata__comm_fault_stall(strata_comm *c, uint32_t step, const strata_kernel_ctx *k);
 STRATA_HIDDEN void strata__notify(strata_comm *c, uint32_t peer, uint32_t sig, int set, uint32_t v);
 /* Wait until own signal reaches `target` (wrap-safe >=). */
 STRATA_HIDDEN int strata__wait_epoch(strata_comm *c, uint32_t sig, uint32_t target,
-                                     uint64_t deadline, const strata_kernel_ctx *k);
+                                     uint64_t deadline, const strata_kernel_ctx *k,
+                                     const strata__wait_why *why);
 STRATA_HIDDEN int strata__comm_check(strata_comm *c);
 
 /* ---- collective.c: the collectives over this node's members ---- */

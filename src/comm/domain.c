@@ -188,13 +188,15 @@ static int check_members(strata_node *n, const uint32_t *chips, uint32_t k, size
 }
 
 /* A uniquely named, zeroed segment (the name lives until every member maps it). */
-static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, uint32_t k,
-                                       size_t window) {
+static strata__dom_hdr *create_segment(char *name, size_t nlen, uint32_t d, const uint32_t *chips,
+                                       uint32_t k, size_t window, int32_t host_rank) {
   char what[24];
   snprintf(what, sizeof(what), "dom%u", d);
   strata__dom_hdr *h = strata__shm_map_named(what, strata__dom_bytes(k, window), name, nlen);
   if (!h) return NULL;
-  *h = (strata__dom_hdr){STRATA__DOM_MAGIC, 1, k, d, window, strata__dom_stride(window), 0};
+  *h = (strata__dom_hdr){STRATA__DOM_MAGIC, 1, k, d, window, strata__dom_stride(window), 0,
+                         host_rank, {0}};
+  memcpy(h->chip, chips, k * sizeof(*chips));
   return h;
 }
 
@@ -264,7 +266,8 @@ static int free_slot(pcomm *pc, uint32_t *d) {
 static int create_at(strata_node *n, pcomm *pc, uint32_t d, const uint32_t *chips, uint32_t k,
                      size_t window, const strata__hdom_req *h) {
   pdomain *pd = &pc->d[d];
-  pd->hdr = create_segment(pd->name, sizeof(pd->name), d, k, window);
+  pd->hdr = create_segment(pd->name, sizeof(pd->name), d, chips, k, window,
+                           h ? (int32_t)h->node_rank[h->node] : -1);
   if (!pd->hdr) return strata__fail(STRATA_ENOMEM, "cannot create a %zu B domain segment in "
                                     "/dev/shm", strata__dom_bytes(k, window));
   pd->used = 1;

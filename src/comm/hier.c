@@ -24,9 +24,34 @@ static uint32_t gw_post(strata_comm *c, size_t len, int self_in) {
   return e;
 }
 
-/* Wait until every node's in[e] is in out[e]. */
+/* The member whose ack of epoch e - 2 is missing, or UINT32_MAX. */
+static uint32_t ack_missing(const strata_comm *c, uint32_t e) {
+  for (uint32_t l = 0; e > 2 && l < c->gw->nlocal; l++)
+    if ((int32_t)(READ_ONCE(c->gw->ack[l].value) - (e - 2)) < 0) return l;
+  return UINT32_MAX;
+}
+
+/* Exchange e has not completed: the leader has not posted it, a member
+ * still reads e - 2, or the gateway waits for another node's rank. */
+static void blame_gw(strata_comm *c, uint32_t e, int32_t *rank, int32_t *chip) {
+  uint32_t l = ack_missing(c, e);
+  if ((int32_t)(READ_ONCE(c->gw->req.value) - e) < 0) return strata__member_name(c, 0, rank, chip);
+  if (l != UINT32_MAX) return strata__member_name(c, l, rank, chip);
+  *rank = READ_ONCE(c->gw->wait_rank); /* -1 until the gateway waits for someone */
+}
+
+static void blame_ack(strata_comm *c, uint32_t e, int32_t *rank, int32_t *chip) {
+  uint32_t l = ack_missing(c, e);
+  if (l != UINT32_MAX) strata__member_name(c, l, rank, chip);
+}
+
+/* Wait until every node's in[e] is in out[e]: each chunk that arrives
+ * (gw->moved) is progress of the waiting kernel. */
 static int gw_wait(strata_comm *c, uint32_t e, const strata_kernel_ctx *k) {
-  int rc = strata__wait_signal(c, &c->gw->done, e, strata__deadline_ms(c->timeout_ms), k);
+  const strata__wait_why why = {blame_gw, e, &c->gw->moved};
+  int rc = strata__comm_fault_stall(c, e, k);
+  if (rc == 0)
+    rc = strata__wait_signal(c, &c->gw->done, e, strata__deadline_ms(c->timeout_ms), k, &why);
   if (rc) c->broken = 1;
   return rc;
 }
@@ -43,7 +68,8 @@ static void gw_ack(strata_comm *c, uint32_t e) { strata__signal_post(&c->gw->ack
 static int gw_claim(strata_comm *c, uint32_t e, const strata_kernel_ctx *k) {
   int rc = 0;
   for (uint32_t l = 0; rc == 0 && e > 2 && l < c->gw->nlocal; l++)
-    rc = strata__wait_signal(c, &c->gw->ack[l], e - 2, strata__deadline_ms(c->timeout_ms), k);
+    rc = strata__wait_signal(c, &c->gw->ack[l], e - 2, strata__deadline_ms(c->timeout_ms), k,
+                             &(const strata__wait_why){blame_ack, e, NULL});
   if (rc) c->broken = 1;
   return rc;
 }

@@ -74,38 +74,90 @@ static void park(strata__signal *s, uint32_t cur, uint64_t deadline) {
   fetch_sub(&s->waiters, 1);
 }
 
+void strata__member_name(const strata_comm *c, uint32_t l, int32_t *rank, int32_t *chip) {
+  *rank = c->hdr->host_rank;
+  *chip = l < c->nranks ? (int32_t)c->hdr->chip[l] : -1;
+}
+
+/* The awaited value or the data under it moved: progress of the kernel. */
+static uint32_t moved_now(const strata__wait_why *why) {
+  return why && why->moved ? READ_ONCE(*why->moved) : 0;
+}
+
+static void note_blame(strata_comm *c, const strata__wait_why *why, const strata_kernel_ctx *k) {
+  int32_t rank = -1, chip = -1;
+  if (!k || !why || !why->blame) return;
+  why->blame(c, why->step, &rank, &chip);
+  strata_kernel_waiting_for(k, rank, chip, why->step);
+}
+
+static int wait_failed(strata_comm *c, uint32_t sig, uint32_t cur, uint32_t v, uint64_t deadline,
+                       const strata_kernel_ctx *k) {
+  int rc = strata__comm_check(c);
+  if (rc) return rc;
+  if (k && strata_kernel_cancelled(k))
+    return strata__fail(STRATA_ECANCELED, "comm wait on signal %u cancelled (the run was "
+                        "cancelled)", sig);
+  if (strata__now_ns() >= deadline)
+    return strata__fail(STRATA_ETIMEDOUT, "comm wait on signal %u of domain %u timed out "
+                        "(value %u, want %u); a peer is missing or slow (STRATA_COMM_TIMEOUT_MS)",
+                        sig, c->domain, cur, v);
+  return 0;
+}
+
 /* cmp < 0: wrap-safe "at least" (epochs); else a strata_cmp. */
 static int wait_on(strata_comm *c, strata__signal *s, uint32_t sig, int cmp, uint32_t v,
-                   uint64_t deadline, const strata_kernel_ctx *k) {
-  for (;;) {
-    uint32_t cur = load_acquire(&s->value); /* pairs with notify's release */
-    if (cmp < 0 ? (int32_t)(cur - v) >= 0 : cmp_ok(cur, (strata_cmp)cmp, v)) return 0;
-    int rc = strata__comm_check(c);
-    if (rc) return rc;
-    if (k && strata_kernel_cancelled(k))
-      return strata__fail(STRATA_ECANCELED, "comm wait on signal %u cancelled (the run was "
-                          "cancelled)", sig);
-    if (strata__now_ns() >= deadline)
-      return strata__fail(STRATA_ETIMEDOUT, "comm wait on signal %u of domain %u timed out "
-                          "(value %u, want %u); a peer is missing or slow (STRATA_COMM_TIMEOUT_MS)",
-                          sig, c->domain, cur, v);
-    park(s, cur, deadline);
+                   uint64_t deadline, const strata_kernel_ctx *k, const strata__wait_why *why) {
+  uint32_t seen = load_acquire(&s->value), moved = moved_now(why); /* pairs with notify */
+  int waited = 0;
+  for (int rc;; note_blame(c, why, k), park(s, seen, deadline), waited = 1) {
+    uint32_t cur = load_acquire(&s->value), m = moved_now(why); /* pairs with notify's release */
+    if (cmp < 0 ? (int32_t)(cur - v) >= 0 : cmp_ok(cur, (strata_cmp)cmp, v)) break;
+    if (cur != seen || m != moved) strata_kernel_progress(k); /* a peer's data moved */
+    seen = cur, moved = m;
+    if ((rc = wait_failed(c, sig, cur, v, deadline, k))) return rc;
   }
+  if (waited) strata_kernel_progress(k); /* what it waited for arrived */
+  if (k && why && why->blame) strata_kernel_waiting_for(k, -1, -1, 0);
+  return 0;
 }
 
 static int wait_sig(strata_comm *c, uint32_t sig, int cmp, uint32_t v, uint64_t deadline,
-                    const strata_kernel_ctx *k) {
-  return wait_on(c, strata__sig(c, c->rank, sig), sig, cmp, v, deadline, k);
+                    const strata_kernel_ctx *k, const strata__wait_why *why) {
+  return wait_on(c, strata__sig(c, c->rank, sig), sig, cmp, v, deadline, k, why);
 }
 
 int strata__wait_epoch(strata_comm *c, uint32_t sig, uint32_t target, uint64_t deadline,
-                       const strata_kernel_ctx *k) {
-  return wait_sig(c, sig, -1, target, deadline, k);
+                       const strata_kernel_ctx *k, const strata__wait_why *why) {
+  return wait_sig(c, sig, -1, target, deadline, k, why);
 }
 
 int strata__wait_signal(strata_comm *c, strata__signal *s, uint32_t target, uint64_t deadline,
-                        const strata_kernel_ctx *k) {
-  return wait_on(c, s, STRATA__SIGNALS, -1, target, deadline, k); /* "signal 128": the gateway's */
+                        const strata_kernel_ctx *k, const strata__wait_why *why) {
+  return wait_on(c, s, STRATA__SIGNALS, -1, target, deadline, k, why); /* "signal 128": the gateway's */
+}
+
+/* Cached fault settings: domain rank to stall (UINT32_MAX: none) and from which step. */
+static uint32_t stall_rank(uint32_t *step) {
+  static _Atomic uint32_t rank = UINT32_MAX - 1, from = 1;
+  uint32_t r = READ_ONCE(rank);
+  if (r == UINT32_MAX - 1) {
+    WRITE_ONCE(from, (uint32_t)strata__env_u64("STRATA_FAULT_COMM_STALL_STEP", 1, 1, UINT32_MAX, 0));
+    r = (uint32_t)strata__env_u64("STRATA_FAULT_COMM_STALL_RANK", UINT32_MAX, 0, UINT32_MAX, 0);
+    WRITE_ONCE(rank, r);
+  }
+  *step = READ_ONCE(from);
+  return r;
+}
+
+int strata__comm_fault_stall(strata_comm *c, uint32_t step, const strata_kernel_ctx *k) {
+  uint32_t from = 0;
+  if (stall_rank(&from) != strata_comm_rank(c) || step < from) return 0;
+  strata__log(STRATA_LOG_WARN, "STRATA_FAULT_COMM_STALL_RANK: domain rank %u stops at step %u",
+              strata_comm_rank(c), step);
+  while (!strata_kernel_cancelled(k)) strata__sleep_ms(10);
+  return strata__fail(STRATA_ECANCELED, "comm: domain rank %u stalled by "
+                      "STRATA_FAULT_COMM_STALL_RANK until the run was cancelled", strata_comm_rank(c));
 }
 
 /* peer: a domain rank, turned into this node's index (*lp). */
@@ -136,7 +188,7 @@ int strata_comm_wait(strata_comm *c, uint32_t sig, strata_cmp cmp, uint32_t valu
     rc = strata__fail(STRATA_EINVAL, "comm_wait: unknown comparison %d", (int)cmp);
   if (rc) return rc;
   uint64_t deadline = strata__deadline_ms(timeout_ms ? timeout_ms : c->timeout_ms);
-  return wait_sig(c, sig, (int)cmp, value, deadline, k);
+  return wait_sig(c, sig, (int)cmp, value, deadline, k, NULL);
 }
 
 static int check_range(strata_comm *c, uint32_t peer, size_t off, size_t bytes, uint32_t *lp) {

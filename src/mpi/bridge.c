@@ -18,7 +18,8 @@ static void *thread_main(void *arg) {
   } else {
     st->failed = strata__mpi_session.failed = 1;
     for (int p = 0; p < st->size; p++) strata__bridge_peer_lost(st, p, strata_last_error());
-    while (!load_acquire(&st->stop)) strata__sleep_ms(1); /* pairs with stop()'s release */
+    while (!load_acquire(&st->stop) && !load_acquire(&st->abandon)) /* pairs with stop(), abandon() */
+      strata__sleep_ms(1);
   }
   strata__mirror_close(st->mirror); /* after stop: the engine posts nothing more */
   strata__mpi_finish(st);
@@ -34,6 +35,7 @@ static int start(strata_node *n, void *ctx) {
   st->digest = strata__registry_digest(st->root);
   if (rc == 0) rc = strata__thread_start(&st->thread, thread_main, st, "strata-mpi");
   st->thread_started = rc == 0;
+  if (rc == 0) strata__mpi_session.live = st;
   return rc;
 }
 
@@ -55,6 +57,7 @@ static void stop(strata_node *n, void *ctx) {
   store_release(&st->stop, 1); /* pairs with finished(); seen within one park */
   if (st->thread_started) {
     pthread_join(st->thread, NULL);
+    strata__mpi_session.live = NULL;
   } else {
     strata__mirror_close(st->mirror);
   }
@@ -115,7 +118,7 @@ void strata__bridge_poll(strata__mpi *st) {
  * §6): the failure is recorded first (first error wins), then every rank's
  * subtree is killed, so the run ends now instead of when the other ranks'
  * tasks would have drained. */
-static void end_job(strata__mpi *st) {
+void strata__bridge_end_job(strata__mpi *st) {
   wire_msg k = {.h = {.type = WIRE_KILL}};
   for (int c = 0; c < st->size; c++)
     if (!st->gone[c]) k.h.child = (uint32_t)c, strata__mpi_send(st, c, &k);
@@ -149,7 +152,7 @@ void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
     }
     strata__port_reply(st->root, (uint32_t)from, &w->m);
     if (w->m.state == STRATA_MB_TASK_DONE && w->m.error_code == STRATA_ENDPOINT_FAILURE)
-      end_job(st); /* a chip (or sub) of that rank died */
+      strata__bridge_end_job(st); /* a chip (or sub) of that rank died */
   } else if (w->h.type == WIRE_LOST) {
     st->gone[from] = 1;
     strata__port_lost(st->root, (uint32_t)from, w->h.wstatus, w->m.errmsg);
@@ -162,11 +165,19 @@ void strata__bridge_peer_lost(strata__mpi *st, int peer, const char *why) {
   snprintf(msg, sizeof(msg), "lost: rank %d %s", peer, why);
   st->gone[peer] = 1;
   strata__port_lost(st->root, (uint32_t)peer, 9 /* as if killed */, msg);
-  end_job(st);
+  strata__bridge_end_job(st);
 }
 
 int strata__bridge_done(strata__mpi *st) {
   for (int p = 0; p < st->size; p++)
     if (!st->gone[p]) return 0;
   return 1;
+}
+
+void strata__bridge_abandon(strata__mpi *st) {
+  store_release(&st->abandon, 1); /* pairs with the MPI loop's and thread_main's acquire */
+  strata__event_signal(st->mirror ? strata__mirror_event(st->mirror) : &st->wake);
+  pthread_join(st->thread, NULL);
+  strata__mpi_session.live = NULL;
+  st->failed = strata__mpi_session.failed = 1; /* the other ranks never got BYE: no Finalize */
 }

@@ -23,6 +23,8 @@ typedef struct gw_slot {
   uint32_t served;        /* last epoch exchanged */
   int busy, nreq;
   MPI_Request req[2 * STRATA__GW_MAX_NODES];
+  int peer[2 * STRATA__GW_MAX_NODES]; /* the rank of req[i] */
+  uint64_t not_before;    /* fault hook: the next exchange starts no earlier */
 } gw_slot;
 
 struct strata__gw_table {
@@ -63,7 +65,7 @@ static int create(gw_slot *s, strata__hdom_req *h) {
   if (!g) return memset(s, 0, sizeof(*s)), -1;
   *g = (strata__gw_hdr){.magic = STRATA__GW_MAGIC, .domain = h->domain, .nnodes = h->nnodes,
                         .node = h->node, .nlocal = h->nlocal, .maxlocal = h->maxlocal,
-                        .gsize = h->gsize, .cap = h->cap};
+                        .gsize = h->gsize, .cap = h->cap, .wait_rank = -1};
   memcpy(g->node_rank, h->node_rank, sizeof(g->node_rank));
   memcpy(g->gnode, h->gnode, sizeof(g->gnode));
   memcpy(g->glocal, h->glocal, sizeof(g->glocal));
@@ -118,6 +120,7 @@ static void start(strata__mpi *st, gw_slot *s, uint32_t d, uint32_t e) {
     int peer = (int)g->node_rank[n], tag = STRATA_MPI_TAG_GW + (int)d;
     if (n == g->node) continue;
     if (st->lost[peer]) return fail(st, s, -1, "");
+    s->peer[s->nreq] = s->peer[s->nreq + 1] = peer;
     int rc = MPI_Irecv(strata__gw_out(g, n, e), (int)g->cap, MPI_BYTE, peer, tag, st->comm,
                        &s->req[s->nreq++]);
     if (rc == MPI_SUCCESS)
@@ -128,19 +131,47 @@ static void start(strata__mpi *st, gw_slot *s, uint32_t d, uint32_t e) {
   s->busy = 1;
 }
 
+/* STRATA_FAULT_GW_DELAY_MS (tests): each exchange starts this much later,
+ * a slow link without blocking the MPI thread. */
+static int delayed(gw_slot *s) {
+  static uint64_t delay_ns = UINT64_MAX;
+  if (delay_ns == UINT64_MAX) /* only the MPI thread serves gateways */
+    delay_ns = strata__env_u64("STRATA_FAULT_GW_DELAY_MS", 0, 0, 3600000, 0) * STRATA_NS_PER_MS;
+  uint64_t now = delay_ns ? strata__now_ns() : 0;
+  if (delay_ns && !s->not_before) s->not_before = now + delay_ns;
+  if (now < s->not_before) return 1;
+  s->not_before = 0;
+  return 0;
+}
+
+/* Test each transfer: a completed one is progress of the node's waiting
+ * chips (g->moved); the first pending one names the rank it waits for.
+ * 1 when all completed, -1 on an MPI error. */
+static int test_each(gw_slot *s) {
+  int32_t waiting = -1;
+  for (int i = 0; i < s->nreq; i++) {
+    int done = 0;
+    if (s->req[i] == MPI_REQUEST_NULL) continue;
+    if (MPI_Test(&s->req[i], &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return -1;
+    if (done) fetch_add_relaxed(&s->g->moved, 1);
+    else if (waiting < 0) waiting = s->peer[i];
+  }
+  WRITE_ONCE(s->g->wait_rank, waiting);
+  return waiting < 0;
+}
+
 static int serve(strata__mpi *st, gw_slot *s, uint32_t d) {
   strata__gw_hdr *g = s->g;
   if (!s->busy) {
     uint32_t e = s->served + 1; /* its buffer set was last read at e - 2 */
     if (READ_ONCE(g->abort) || !reached(load_acquire(&g->req.value), e) || /* pairs with post */
-        !members_done(g, e))
+        !members_done(g, e) || delayed(s))
       return 0;
     start(st, s, d, e);
     if (!s->busy) return 1;
   }
-  int done = 0;
-  if (MPI_Testall(s->nreq, s->req, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
-    return fail(st, s, -1, ""), 1;
+  int done = test_each(s);
+  if (done < 0) return fail(st, s, -1, ""), 1;
   if (!done) return 0;
   s->busy = 0;
   strata__signal_post(&g->done, ++s->served); /* publishes out[] to the node's chips */

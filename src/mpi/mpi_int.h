@@ -101,6 +101,8 @@ typedef struct strata__mpi_proc {
   wire_msg *rbuf;
   int held, held_from;             /* a message of the next lifetime waits in rbuf */
   uint32_t gen;                    /* lifetimes started */
+  struct strata__mpi *live;        /* rank 0: the worker whose MPI thread runs (engine
+                                      thread writes at start and after the join) */
 } strata__mpi_proc;
 STRATA_HIDDEN extern strata__mpi_proc strata__mpi_session;
 
@@ -114,6 +116,8 @@ typedef struct strata__mpi {
   pthread_t thread;
   int thread_started;
   _Atomic uint32_t stop;           /* engine: the worker is closing */
+  _Atomic uint32_t abandon;        /* exit handler: the process ends with the worker
+                                      open: end the job, then leave the loop */
   _Atomic uint64_t kill_mask;      /* engine sets (kill op), MPI thread takes: a bit per rank */
   /* control traffic */
   sendq *sends;
@@ -156,6 +160,11 @@ STRATA_HIDDEN void strata__bridge_poll(strata__mpi *st);
 STRATA_HIDDEN void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w);
 STRATA_HIDDEN void strata__bridge_peer_lost(strata__mpi *st, int peer, const char *why);
 STRATA_HIDDEN int strata__bridge_done(strata__mpi *st);
+/* Kill every rank's subtree (a failure, or the process exits mid-job). */
+STRATA_HIDDEN void strata__bridge_end_job(strata__mpi *st);
+/* At exit with the worker still open: end the job, stop and join the MPI
+ * thread (MPI must not be finalized under it). */
+STRATA_HIDDEN void strata__bridge_abandon(strata__mpi *st);
 
 /* ---- relay.c (every rank) ---- */
 STRATA_HIDDEN void strata__relay_poll(strata__mpi *st);

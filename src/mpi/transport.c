@@ -34,8 +34,12 @@ static void post_recv(strata__mpi *st) {
     SESSION.rreq = MPI_REQUEST_NULL, strata__mpi_peer_lost(st, 0, "MPI_Irecv failed");
 }
 
-/* At exit, after the last worker (its threads are joined by then). */
+/* At exit, after the last worker (its threads are joined by then). A
+ * worker still open (the program returned or exit()ed without closing it,
+ * e.g. after a failed run) has its MPI thread stopped first: finalizing MPI
+ * under a running thread crashed the process. */
 static void finalize_at_exit(void) {
+  if (SESSION.live) strata__bridge_abandon(SESSION.live);
   if (!SESSION.up || SESSION.failed) return;
   if (SESSION.rreq != MPI_REQUEST_NULL) MPI_Cancel(&SESSION.rreq), MPI_Request_free(&SESSION.rreq);
   MPI_Comm_free(&SESSION.comm);
@@ -192,9 +196,23 @@ static int finished(strata__mpi *st) {
   return (st->relay_done && st->bye_seen) || st->lost[0];
 }
 
+/* The process exits with the worker open: kill every subtree, give the
+ * kills ABANDON_FLUSH_MS to leave, then stop. 1 when the loop must end. */
+#define ABANDON_FLUSH_MS 500
+static int abandoned(strata__mpi *st, uint64_t *until) {
+  if (!load_acquire(&st->abandon)) return 0; /* pairs with strata__bridge_abandon */
+  if (!*until) {
+    *until = strata__deadline_ms(ABANDON_FLUSH_MS);
+    if (st->root) strata__bridge_end_job(st);
+    if (st->mirror) strata__mirror_kill(st->mirror);
+  }
+  return !sends_pending(st) || strata__now_ns() >= *until;
+}
+
 void strata__mpi_loop(strata__mpi *st) {
   strata__event *ev = st->mirror ? strata__mirror_event(st->mirror) : &st->wake;
-  while (!finished(st) || sends_pending(st)) {
+  uint64_t abandon_until = 0;
+  while ((!finished(st) || sends_pending(st)) && !abandoned(st, &abandon_until)) {
     uint32_t seen = strata__event_read(ev);
     uint64_t now = strata__now_ns();
     int moved = progress_recv(st);
