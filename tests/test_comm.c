@@ -133,17 +133,18 @@ static void o_wait(strata_orch *o, void *arg) {
   strata_orch_submit(o, K_WAIT, &a, NULL);
 }
 
-/* Rank 0 notifies rank 1 every 100 ms, ten times (its own progress each
- * time); rank 1 waits for all ten in one strata_comm_wait. */
+/* Rank 0 notifies rank 1 every 100 ms, n times (scalar 1; its own
+ * progress each time); rank 1 waits for all n in one strata_comm_wait. */
 static void k_trickle(strata_kernel_ctx *k) {
   strata_comm *c = strata_comm_lookup((uint32_t)strata_kernel_scalar(k, 0));
+  uint32_t n = (uint32_t)strata_kernel_scalar(k, 1);
   int rc = 0;
-  for (int i = 0; rc == 0 && strata_comm_rank(c) == 0 && i < 10; i++) {
+  for (uint32_t i = 0; rc == 0 && strata_comm_rank(c) == 0 && i < n; i++) {
     for (int t = 0; t < 100 && !strata_kernel_cancelled(k); t++) sleep_ms(1);
     rc = strata_comm_notify(c, 1, 8, STRATA_NOTIFY_ADD, 1);
     strata_kernel_progress(k);
   }
-  if (strata_comm_rank(c) == 1) rc = strata_comm_wait(c, 8, STRATA_CMP_GE, 10, 0, k);
+  if (strata_comm_rank(c) == 1) rc = strata_comm_wait(c, 8, STRATA_CMP_GE, n, 0, k);
   if (rc) strata_kernel_fail(k, "%s", strata_last_error());
 }
 
@@ -460,20 +461,21 @@ STRATA_TEST(waiting_kernel_is_cancelled_by_the_hang_detector) {
 }
 
 /* SPEC §4 progress: a wait whose signal keeps moving (ten notifies over
- * 1 s, against a 300 ms budget) is never latched. */
+ * 1 s, against a 300 ms budget; both x STRATA_TEST_TIME_SCALE) is never
+ * latched. */
 STRATA_TEST(wait_that_keeps_moving_is_never_latched) {
   (void)state;
-  sched_timeout_ms = 300;
-  uint32_t d;
+  sched_timeout_ms = scaled_ms(300);
+  uint32_t d, notifies = scaled_ms(10);
   strata_node *n = comm_node(2, &d);
-  one_job j = {2, d, O_TRICKLE, {0}, {{0}}};
+  one_job j = {2, d, O_TRICKLE, {notifies, notifies}, {{0}}};
   one_setup(n, &j);
   strata_node_run_info info;
   uint64_t t0 = now_ns();
   int rc = strata_node_run(n, one_orch, &j, &info);
   if (rc) fprintf(stderr, "run: %s\n", info.message);
   assert_int_equal(rc, 0);
-  assert_true(ms_since(t0) >= 900); /* three budgets and more */
+  assert_true(ms_since(t0) >= 3 * sched_timeout_ms); /* three budgets and more */
   strata_node_close(n);
 }
 
@@ -484,7 +486,7 @@ STRATA_TEST(stalled_member_is_named_by_its_waiting_peers) {
   (void)state;
   setenv("STRATA_FAULT_COMM_STALL_RANK", "2", 1); /* inherited by the chips */
   setenv("STRATA_FAULT_COMM_STALL_STEP", "2", 1);
-  sched_timeout_ms = 300;
+  sched_timeout_ms = scaled_ms(300);
   uint32_t d;
   strata_node *n = comm_node(3, &d);
   bufs b;
@@ -494,7 +496,7 @@ STRATA_TEST(stalled_member_is_named_by_its_waiting_peers) {
   strata_node_run_info info;
   uint64_t t0 = now_ns();
   assert_int_equal(strata_node_run(n, coll_orch, &j, &info), STRATA_SCHEDULER_TIMEOUT);
-  assert_true(ms_since(t0) < 5000); /* the budget, not the 30 s comm timeout */
+  assert_true(ms_since(t0) < scaled_ms(5000)); /* the budget, not the 30 s comm timeout */
   strata_node_close(n);
 }
 

@@ -42,6 +42,14 @@ static inline uint32_t kernel_new(strata_chip *chip, const char *name, strata_ke
   return id;
 }
 
+/* A time bound of a test x STRATA_TEST_TIME_SCALE (set by ctest: 2 under
+ * ASan+UBSan, 3 under TSan; tests/CMakeLists.txt). */
+static inline uint32_t scaled_ms(uint32_t ms) {
+  const char *s = getenv("STRATA_TEST_TIME_SCALE");
+  long k = s ? strtol(s, NULL, 10) : 1;
+  return ms * (uint32_t)(k >= 1 && k <= 100 ? k : 1);
+}
+
 static inline uint64_t ms_since(uint64_t t0_ns) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -65,6 +65,7 @@ typedef struct xfer {
   uint32_t root;
   strata_dtype dt;
   strata_red_op op;
+  const strata_kernel_ctx *k; /* for_chunks sets it: reductions report progress */
 } xfer;
 
 static int for_chunks(strata_comm *c, xfer *x, step_fn wr, step_fn rd, const strata_kernel_ctx *k) {
@@ -73,6 +74,7 @@ static int for_chunks(strata_comm *c, xfer *x, step_fn wr, step_fn rd, const str
     rc = strata__fail(STRATA_EINVAL, "comm: window of %zu B is too small for %u ranks; "
                       "create the domain with a larger window",
                       c->window, c->nranks);
+  x->k = k;
   for (x->off = 0; rc == 0 && x->off < x->total; x->off += x->chunk) {
     x->len = x->total - x->off < x->chunk ? x->total - x->off : x->chunk;
     rc = step(c, wr, rd, x, k);
@@ -99,7 +101,7 @@ int strata__local_broadcast(strata_comm *c, void *buf, size_t bytes, uint32_t ro
                             const strata_kernel_ctx *k) {
   if (c && root >= c->nranks)
     return strata__fail(STRATA_EINVAL, "broadcast: root %u of %u ranks", root, c->nranks);
-  xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window / 2 : 0, root, 0, 0};
+  xfer x = {NULL, buf, bytes, 0, 0, 1, c ? c->window / 2 : 0, root, 0, 0, NULL};
   return for_chunks(c, &x, bc_wr, bc_rd, k);
 }
 
@@ -116,7 +118,7 @@ static void ag_rd(strata_comm *c, void *a) {
 
 int strata__local_allgather(strata_comm *c, const void *in, void *out, size_t bytes,
                             const strata_kernel_ctx *k) {
-  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 : 0, 0, 0, 0};
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 : 0, 0, 0, 0, NULL};
   return for_chunks(c, &x, unit_wr, ag_rd, k);
 }
 
@@ -134,7 +136,7 @@ static void a2a_rd(strata_comm *c, void *a) {
 
 int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
                            const strata_kernel_ctx *k) {
-  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 / c->nranks : 0, 0, 0, 0};
+  xfer x = {in, out, bytes, 0, 0, 1, c ? c->window / 2 / c->nranks : 0, 0, 0, 0, NULL};
   return for_chunks(c, &x, a2a_wr, a2a_rd, k);
 }
 
@@ -142,7 +144,7 @@ int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t byt
 static void reduce_from(strata_comm *c, xfer *x, size_t win_off, size_t n, unsigned char *dst) {
   const void *src[STRATA_NODE_MAX_CHILDREN];
   for (uint32_t q = 0; q < c->nranks; q++) src[q] = half(c, q) + win_off;
-  strata_reduce(dst, src, c->nranks, n, x->dt, x->op);
+  strata__reduce_k(dst, src, c->nranks, n, x->dt, x->op, x->k);
 }
 
 static void rs_wr(strata_comm *c, void *a) { /* block s of the chunk at s * chunk */
@@ -170,7 +172,7 @@ int strata__local_reduce_scatter(strata_comm *c, const void *in, void *out, size
   int rc = strata__check_dt(dt, op);
   if (rc) return rc;
   size_t u = strata_dtype_size(dt);
-  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / (c->nranks * u) : 0, 0, dt, op};
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / (c->nranks * u) : 0, 0, dt, op, NULL};
   return for_chunks(c, &x, rs_wr, rs_rd, k);
 }
 
@@ -191,13 +193,13 @@ static void red0_rd(strata_comm *c, void *a) {
   if (c->rank != 0) return;
   src[0] = x->in + x->off * x->unit;
   for (uint32_t q = 1; q < c->nranks; q++) src[q] = half(c, q);
-  strata_reduce(x->out + x->off * x->unit, src, c->nranks, x->len, x->dt, x->op);
+  strata__reduce_k(x->out + x->off * x->unit, src, c->nranks, x->len, x->dt, x->op, x->k);
 }
 
 int strata__local_reduce0(strata_comm *c, const void *in, void *out, size_t count,
                           strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
   size_t u = strata_dtype_size(dt);
-  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op};
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op, NULL};
   return for_chunks(c, &x, red0_wr, red0_rd, k);
 }
 
@@ -247,7 +249,7 @@ int strata__local_allreduce(strata_comm *c, const void *in, void *out, size_t co
   size_t u = strata_dtype_size(dt);
   if (algo == STRATA_ALLREDUCE_AUTO)
     algo = count * u <= ONE_SHOT_MAX_BYTES ? STRATA_ALLREDUCE_ONE_SHOT : STRATA_ALLREDUCE_RS_AG;
-  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op};
+  xfer x = {in, out, count, 0, 0, u, c ? c->window / 2 / u : 0, 0, dt, op, NULL};
   if (algo == STRATA_ALLREDUCE_ONE_SHOT) return for_chunks(c, &x, unit_wr, os_rd, k);
   if (algo != STRATA_ALLREDUCE_RS_AG)
     return strata__fail(STRATA_EINVAL, "allreduce: unknown algorithm %d", (int)algo);

@@ -124,6 +124,10 @@ STRATA_HIDDEN int strata__local_allreduce(strata_comm *c, const void *in, void *
 STRATA_HIDDEN int strata__local_alltoall(strata_comm *c, const void *in, void *out, size_t bytes,
                                          const strata_kernel_ctx *k);
 STRATA_HIDDEN int strata__check_dt(strata_dtype dt, strata_red_op op);
+/* strata_reduce in slices, each one progress of kernel k (k may be NULL):
+ * a large chunk reduced on a busy CPU is work, not a hang. */
+STRATA_HIDDEN int strata__reduce_k(void *out, const void *const *src, uint32_t n, size_t count,
+                                   strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k);
 /* The node's members' sum on member 0 only (into out; others' out untouched). */
 STRATA_HIDDEN int strata__local_reduce0(strata_comm *c, const void *in, void *out, size_t count,
                                         strata_dtype dt, strata_red_op op,

@@ -178,7 +178,7 @@ static int ar_finish(strata_comm *c, const ar_chunk *p, strata_dtype dt, strata_
   int rc = gw_wait(c, p->e, k);
   for (uint32_t h = 0; h < g->nnodes; h++)
     src[h] = h == g->node ? strata__gw_in(g, p->e) : strata__gw_out(g, h, p->e);
-  if (rc == 0) rc = strata_reduce(p->out, src, g->nnodes, p->n, dt, op);
+  if (rc == 0) rc = strata__reduce_k(p->out, src, g->nnodes, p->n, dt, op, k);
   if (rc == 0) gw_ack(c, p->e);
   return rc;
 }

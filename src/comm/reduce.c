@@ -124,3 +124,21 @@ int strata_reduce(void *out, const void *const *src, uint32_t n, size_t count, s
                           "i32, i64, f16 or bf16)", (int)dt);
   }
 }
+
+#define REDUCE_SLICE 65536u /* elements between two progress reports */
+
+int strata__reduce_k(void *out, const void *const *src, uint32_t n, size_t count,
+                     strata_dtype dt, strata_red_op op, const strata_kernel_ctx *k) {
+  size_t u = strata_dtype_size(dt);
+  const void *s[STRATA_NODE_MAX_CHILDREN];
+  if (n > STRATA_NODE_MAX_CHILDREN || !src) return strata_reduce(out, src, n, count, dt, op);
+  int rc = 0;
+  for (size_t off = 0; rc == 0 && (off < count || off == 0); off += REDUCE_SLICE) {
+    size_t len = count - off < REDUCE_SLICE ? count - off : REDUCE_SLICE;
+    for (uint32_t q = 0; q < n; q++) s[q] = src[q] ? (const unsigned char *)src[q] + off * u : NULL;
+    rc = strata_reduce(out ? (unsigned char *)out + off * u : NULL, s, n, len, dt, op);
+    strata_kernel_progress(k);
+    if (count == 0) break;
+  }
+  return rc;
+}
