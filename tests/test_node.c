@@ -533,6 +533,46 @@ STRATA_TEST(child_killed_mid_task_fails_the_run_not_hangs) {
   close_clean(n);
 }
 
+static void hung_orch(strata_node_orch *o, void *arg); /* below: a 60 s task on chip 0 */
+
+/* A chip killed between two calls: the next run names it, its pid, how it
+ * ended and when. */
+STRATA_TEST(child_killed_between_runs_is_named_with_pid_signal_and_time) {
+  (void)state;
+  strata_node *n = node_new(2, 0, 30000);
+  init_expect(n, 0);
+  sleep_buffer(n, 0);
+  pid_t victim = strata_node_child_pid(n, STRATA_CHILD_CHIP, 1);
+  assert_int_equal(kill(victim, SIGKILL), 0);
+  sleep_ms(200);
+  strata_node_run_info info;
+  assert_int_equal(strata_node_run(n, hung_orch, NULL, &info), STRATA_ENDPOINT_FAILURE);
+  const char *e = strata_last_error();
+  char want[64];
+  snprintf(want, sizeof(want), "chip 1 (pid %d) died (killed by signal 9)", (int)victim);
+  fprintf(stderr, "error: %s\n", e);
+  assert_non_null(strstr(e, want));
+  assert_non_null(strstr(e, " s ago (at "));
+  close_clean(n);
+}
+
+/* A chip stopped between runs is named at once (a warning; ctest checks
+ * it), and the run that needs it still fails at the task deadline. */
+STRATA_TEST(stopped_child_is_named_at_once_and_fails_at_the_deadline) {
+  (void)state;
+  setenv("STRATA_LOG", "warn", 1);
+  strata_node *n = node_new(1, 0, 1000);
+  init_expect(n, 0);
+  sleep_buffer(n, 0);
+  pid_t stopped = strata_node_child_pid(n, STRATA_CHILD_CHIP, 0);
+  assert_int_equal(kill(stopped, SIGSTOP), 0);
+  sleep_ms(400); /* the warning comes within 100 ms */
+  strata_node_run_info info;
+  assert_int_equal(strata_node_run(n, hung_orch, NULL, &info), STRATA_ETIMEDOUT);
+  assert_non_null(strstr(info.message, "stopped"));
+  close_clean(n);
+}
+
 static void *kill_later(void *arg) {
   sleep_ms(300);
   kill(*(pid_t *)arg, SIGKILL);

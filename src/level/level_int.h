@@ -193,6 +193,8 @@ typedef struct strata__child {
   int taken;                       /* the transport took the posted request */
   char remote_msg[320];            /* why it is gone */
   int killed_for;                  /* 0, or why we killed it (KILL_*) */
+  _Atomic uint64_t died_ns;        /* watcher: when its pidfd said it ended (relaxed,
+                                      published by report_death's release) */
   /* the one request in flight */
   int busy;                        /* 0, BUSY_TASK, BUSY_CTL */
   strata__ltask *task;
@@ -255,6 +257,9 @@ struct strata_node {
   uint32_t nwcfg;
   strata__registry reg;
   int initialized, broken;
+  char lost_msg[448];              /* broken: the first child lost, named (loop writes) */
+  uint64_t lost_ns;                /* ... and when (CLOCK_MONOTONIC) */
+  char lost_at[16];                /* ... as wall-clock time, HH:MM:SS */
   uint32_t total_chips;            /* leaf chips of this subtree */
   uint32_t rank_base;              /* tree-wide number of this subtree's first chip */
   uint64_t init_deadline;
@@ -313,6 +318,9 @@ STRATA_HIDDEN void strata__watcher_stop(strata_node *n);
 STRATA_HIDDEN int strata__reap(strata_node *n);
 STRATA_HIDDEN void strata__teardown(strata_node *n);
 STRATA_HIDDEN int strata__child_stopped(const strata__child *ch);
+/* n is broken (a child was lost earlier): fail with `code` naming the child,
+ * its pid, how it ended and when; `what` prefixes (e.g. "node_run"). */
+STRATA_HIDDEN int strata__broken_fail(const strata_node *n, const char *what);
 STRATA_HIDDEN void strata__child_died_msg(const strata_node *n, uint32_t c, const char *during,
                                           char *buf, size_t len);
 /* "L4 child 1 (pid N)" / "chip 0 (pid N)", with this worker's path. */

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "level/level_int.h"
@@ -92,9 +93,31 @@ static int subs_alive(const strata_node *n) {
   return 0;
 }
 
+/* The first loss, kept for calls after the run (strata__broken_fail). */
+static void note_lost(strata_node *n, uint32_t c, const char *msg) {
+  char name[160];
+  uint64_t now = strata__now_ns(), died = READ_ONCE(n->child[c].died_ns); /* after reap's acquire */
+  struct tm tm;
+  if (n->broken) return;
+  n->broken = 1;
+  n->lost_ns = died && died <= now ? died : now;
+  time_t at = time(NULL) - (time_t)((now - n->lost_ns) / 1000000000ull);
+  snprintf(n->lost_msg, sizeof(n->lost_msg), "%s %s", strata__child_name(n, c, name, sizeof(name)),
+           msg);
+  if (localtime_r(&at, &tm)) strftime(n->lost_at, sizeof(n->lost_at), "%H:%M:%S", &tm);
+}
+
+int strata__broken_fail(const strata_node *n, const char *what) {
+  uint64_t ago = (strata__now_ns() - n->lost_ns) / STRATA_NS_PER_MS;
+  return strata__fail(STRATA_ENDPOINT_FAILURE, "%s: the worker lost a child earlier: %s, %llu.%03llu "
+                      "s ago (at %s); close the worker and create a new one", what, n->lost_msg,
+                      (unsigned long long)(ago / 1000), (unsigned long long)(ago % 1000),
+                      n->lost_at);
+}
+
 void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg) {
   strata__child *ch = &n->child[c];
-  n->broken = 1;
+  note_lost(n, c, msg);
   if (n->run.active && ch->busy != BUSY_TASK) { /* idle, but the run's tree is broken */
     char full[640], name[160];
     snprintf(full, sizeof(full), "%s: %s", strata__child_name(n, c, name, sizeof(name)), msg);

@@ -114,10 +114,8 @@ static int run_checks(strata_node *n, strata_node_orch_fn fn) {
     return strata__fail(STRATA_EINVAL, "node_run: needs an initialised node (strata_node_init) "
                         "and an orchestration function");
   if (n->run.active) return strata__fail(STRATA_EBUSY, "node_run: a run is already in progress");
-  if (n->broken)
-    return strata__fail(STRATA_ENDPOINT_FAILURE, "node_run: the worker lost a child earlier; "
-                        "close it and create a new one");
-  return 0;
+  strata__loop_poll(n); /* a child that died since the last call is reaped and named */
+  return n->broken ? strata__broken_fail(n, "node_run") : 0;
 }
 
 int strata_node_run(strata_node *n, strata_node_orch_fn fn, void *args,

@@ -25,6 +25,7 @@
 #endif
 #define TEARDOWN_GRACE_MS 2000
 #define WATCH_FALLBACK_MS 10 /* only without pidfd support */
+#define WATCH_STOPS_MS 100   /* a stopped child is named within this (pidfds see deaths only) */
 
 /* ---- names ------------------------------------------------------------------ */
 const char *strata__child_name(const strata_node *n, uint32_t c, char *buf, size_t len) {
@@ -101,6 +102,30 @@ static void report_death(strata_node *n) {
   strata__event_signal(&n->hdr->parent_ev);
 }
 
+/* A local child stopped (SIGSTOP, SIGTSTP, a debugger) or continued since
+ * the last look: said at once, naming it (its task still fails at the task
+ * deadline if it stays stopped). waitid(WSTOPPED | WCONTINUED) takes only
+ * those notifications, never an exit: the loop's waitpid still reaps. The
+ * child's name and pid are fixed before this thread starts. */
+static void watch_stops(strata_node *n, const struct pollfd *fds) {
+  for (uint32_t c = 0; c < n->nchildren; c++) {
+    siginfo_t si;
+    pid_t pid = n->child[c].pid;
+    if (fds[c].fd < 0 || pid <= 0) continue; /* gone, or remote */
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WCONTINUED | WNOHANG) != 0 || si.si_pid != pid)
+      continue;
+    char name[160];
+    strata__child_name(n, c, name, sizeof(name));
+    if (si.si_code == CLD_STOPPED)
+      strata__warn("%s was stopped (signal %d, %s); a task on it fails at the task deadline "
+                   "(STRATA_NODE_TASK_TIMEOUT_MS, %u ms) unless it is continued (kill -CONT %d)",
+                   name, si.si_status, strsignal(si.si_status), n->cfg.task_timeout_ms, (int)pid);
+    else if (si.si_code == CLD_CONTINUED)
+      strata__warn("%s was continued", name);
+  }
+}
+
 static void *watch_main(void *arg) {
   strata_node *n = arg;
   struct pollfd fds[STRATA_NODE_MAX_CHILDREN + 1];
@@ -111,10 +136,12 @@ static void *watch_main(void *arg) {
   }
   fds[n->nchildren] = (struct pollfd){n->watch_efd, POLLIN, 0};
   while (!load_acquire(&n->watcher_stop)) { /* pairs with watcher_stop's release */
-    int r = poll(fds, n->nchildren + 1, fallback ? WATCH_FALLBACK_MS : -1);
+    int r = poll(fds, n->nchildren + 1, fallback ? WATCH_FALLBACK_MS : WATCH_STOPS_MS);
+    watch_stops(n, fds);
     for (uint32_t c = 0; r > 0 && c < n->nchildren; c++)
       if (fds[c].fd >= 0 && fds[c].revents) {
         fds[c].fd = -1; /* stays readable until reaped: report once */
+        WRITE_ONCE(n->child[c].died_ns, strata__now_ns()); /* published by report_death */
         report_death(n);
       }
     if (fallback && r == 0) report_death(n); /* no pidfds: let the loop check */

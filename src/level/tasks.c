@@ -220,8 +220,8 @@ static void link_task(strata_node *n, strata__ltask *t) {
 
 static int submit(strata_node *n, uint8_t kind, const strata_node_member *m, uint32_t nm,
                   strata_task_ref *out) {
-  if (n->broken) return bad(n, STRATA_ENDPOINT_FAILURE, "the worker lost a child earlier; "
-                            "close it and create a new one");
+  if (n->broken) /* the message names the child; bad() copies it before failing */
+    return strata__broken_fail(n, "submit"), bad(n, STRATA_ENDPOINT_FAILURE, strata_last_error());
   int rc = collect(n, m, nm);
   if (rc == STRATA_INVALID_ARGS)
     return bad(n, rc, "an explicit dependency is not a task of this run");

@@ -49,12 +49,24 @@ static void finalize_at_exit(void) {
 
 /* MPI once per process (SERIALIZED: each worker's MPI thread in turn). */
 static int session_start(strata__mpi *st) {
+  if (SESSION.up && SESSION.failed)
+    return strata__fail(STRATA_ENDPOINT_FAILURE, "rank %d: MPI failed earlier in this process",
+                        st->rank);
   if (SESSION.up) return 0;
   int provided = 0, rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
   if (rc != MPI_SUCCESS)
     return strata__fail(STRATA_ENDPOINT_FAILURE, "rank %d: MPI_Init_thread failed (%d); is "
                         "this run under mpirun with Open MPI installed on every host?", st->rank, rc);
   SESSION.up = 1;
+  /* fault hook (tests): a library that provides less */
+  provided = (int)strata__env_u64("STRATA_FAULT_MPI_PROVIDED", (uint64_t)provided, 0, 3, 0);
+  if (provided < MPI_THREAD_SERIALIZED) {
+    SESSION.failed = 1; /* no MPI_Finalize for a session that never served */
+    return strata__fail(STRATA_ENOSYS, "rank %d: the MPI library provides thread level %d, "
+                        "strata needs MPI_THREAD_SERIALIZED (%d): each worker's MPI thread calls "
+                        "MPI in turn; use an Open MPI built with thread support (Debian's is)",
+                        st->rank, provided, MPI_THREAD_SERIALIZED);
+  }
   MPI_Comm_dup(MPI_COMM_WORLD, &SESSION.comm);
   MPI_Comm_set_errhandler(SESSION.comm, MPI_ERRORS_RETURN); /* every failure comes back to us */
   int r = 0, s = 0;
