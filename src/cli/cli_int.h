@@ -8,6 +8,10 @@
 int cli_stress(int argc, char **argv);
 /* The stress options, for `strata help`. */
 void cli_stress_usage(FILE *out);
+/* `strata bench allreduce ...`; returns the process exit status. */
+int cli_bench(int argc, char **argv);
+/* The bench options, for `strata help`. */
+void cli_bench_usage(FILE *out);
 /* `strata trace summary|svg ...`; returns the process exit status. */
 int cli_trace(int argc, char **argv);
 /* --trace <file> at argv[*i]: *file set, *i advanced; CLI_USAGE if missing. */

@@ -1,4 +1,5 @@
-/* json.c - the CLI's JSON writer: one flat object, strings escaped. */
+/* json.c - the CLI's JSON writer: one object of scalars, number arrays and
+ * arrays of flat objects; strings escaped. */
 #include "cli/json.h"
 
 static void sep(cli_json *j, const char *key) {
@@ -53,4 +54,25 @@ void cli_json_nums(cli_json *j, const char *key, const double *v, int n) {
   fputc('[', j->out);
   for (int i = 0; i < n; i++) fprintf(j->out, "%s%.9g", i ? "," : "", v[i]);
   fputc(']', j->out);
+}
+
+void cli_json_array(cli_json *j, const char *key) {
+  sep(j, key);
+  fputc('[', j->out);
+  j->first = 1;
+}
+
+void cli_json_item(cli_json *j) {
+  fputs(j->first ? "{" : ",{", j->out);
+  j->first = 1;
+}
+
+void cli_json_item_end(cli_json *j) {
+  fputc('}', j->out);
+  j->first = 0;
+}
+
+void cli_json_array_end(cli_json *j) {
+  fputc(']', j->out);
+  j->first = 0;
 }

@@ -17,5 +17,11 @@ void cli_json_int(cli_json *j, const char *key, long long value);
 void cli_json_num(cli_json *j, const char *key, double value);
 void cli_json_bool(cli_json *j, const char *key, int value);
 void cli_json_nums(cli_json *j, const char *key, const double *v, int n);
+/* An array of objects: cli_json_array(key), then per element cli_json_item
+ * ... members ... cli_json_item_end, then cli_json_array_end. */
+void cli_json_array(cli_json *j, const char *key);
+void cli_json_item(cli_json *j);
+void cli_json_item_end(cli_json *j);
+void cli_json_array_end(cli_json *j);
 
 #endif

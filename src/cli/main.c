@@ -3,6 +3,7 @@
  *
  *   strata run <example> [options]   run vector | matmul | dag | pipeline
  *   strata stress allreduce [options] the init-skew reproduction (SPEC §5)
+ *   strata bench allreduce [options]  a size sweep like nccl-tests (SPEC §4)
  *   strata list                      list the examples
  *   strata version | help
  * Exit status: 0 success, 1 the run failed or its check did not match,
@@ -71,6 +72,7 @@ static void opt_range(const num_opt *n, const strata_example *e, uint64_t *min, 
 static void usage(FILE *out) {
   fprintf(out, "usage: strata run <example> [options]     run an example (strata list)\n"
                "       strata stress allreduce [options]  the init-skew reproduction\n"
+               "       strata bench allreduce [options]   time a size sweep (nccl-tests style)\n"
                "       strata list | version | help\n"
                "       strata trace summary <file> [--json] | strata trace svg <file> -o <out.svg>\n"
                "       strata trace merge -o <out> <file> [<file>.rank1 ...]  (traces of mpirun ranks)\n"
@@ -87,6 +89,7 @@ static void usage(FILE *out) {
               (unsigned long long)lo, (unsigned long long)hi);
   }
   cli_stress_usage(out);
+  cli_bench_usage(out);
   fprintf(out, "exit status: 0 ok, 1 the run failed or its check did not match, 2 usage\n");
 }
 
@@ -197,6 +200,7 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "help";
   if (strcmp(cmd, "run") == 0) return cmd_run(argc, argv);
   if (strcmp(cmd, "stress") == 0) return cli_stress(argc, argv);
+  if (strcmp(cmd, "bench") == 0) return cli_bench(argc, argv);
   if (strcmp(cmd, "trace") == 0) return cli_trace(argc, argv);
   if (strcmp(cmd, "list") == 0) {
     for (const strata_example *e = strata_examples(); e->name; e++)
