@@ -1,5 +1,5 @@
 /* bench_mpi_allreduce.c - MPI_Allreduce (f32 sum) on one machine, timed as
- * in bench_allreduce.c: warm-up, barrier, ITERS calls, slowest rank. */
+ * in `strata bench allreduce` (src/cli/bench.c): warm-up, barrier, ITERS calls, slowest rank. */
 #include <mpi.h>
 
 #include "bench.h"

@@ -8,6 +8,20 @@ fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=ON -DSTRATA_BUILD_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
 B=build-bench/bench
+STRATA=build-bench/strata
+
+# strata's allreduce sweep as key=value lines (one per size, 8 B .. 64 MiB in
+# x4 steps, then 64 MiB; 20 timed calls after 1 warm-up, the slowest chip;
+# results checked): `strata bench allreduce`, the command users run.
+#   bench_strata_allreduce <chips per node> [launcher args...]
+bench_strata_allreduce() {
+  local chips=$1 r; shift
+  for r in "--max-bytes 32M" "--min-bytes 64M --max-bytes 64M"; do
+    "$@" $STRATA bench allreduce --chips "$chips" --min-bytes 8 --factor 4 --iters 20 \
+      --window "${BENCH_WINDOW:-4194304}" --check $r
+  done | awk '!/^#/ { printf "impl=strata bytes=%s time_us=%s algbw_gbs=%s busbw_gbs=%s check=%s\n",
+                      $1, $6, $7, $8, $9 == "0" ? "ok" : "FAIL" }'
+}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # Statistics of a file of numbers, one per line (the interleaved runs of one

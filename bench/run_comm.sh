@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r); $(mpirun --version 2>&1 | sed -n 1p)"
 echo "memcpy bandwidth (one thread, 64 MiB): $($B/bench_memcpy | sed 's/.*bw_gbs=//') GB/s"
-run_strata() { $B/bench_allreduce "$R" 2>/dev/null; }
+run_strata() { bench_strata_allreduce "$R" 2>/dev/null; }
 run_mpi() { mpirun --oversubscribe -np "$R" $B/bench_mpi_allreduce; }
 bench_ab_rounds "$ROUNDS" "$tmp"
 echo

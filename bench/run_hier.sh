@@ -17,7 +17,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 TCP="--oversubscribe --mca btl self,tcp --mca btl_tcp_sndbuf 4194304 --mca btl_tcp_rcvbuf 4194304"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(uname -r); $(mpirun --version 2>&1 | sed -n 1p)"
-run_strata() { mpirun $TCP -np 2 $B/bench_allreduce 2 2>/dev/null; }
+run_strata() { bench_strata_allreduce 2 mpirun $TCP -np 2 2>/dev/null; }
 run_mpi() { mpirun $TCP -np 4 $B/bench_mpi_allreduce; }
 bench_ab_rounds "$ROUNDS" "$tmp"
 echo
