@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check_install.sh - install a build into a scratch prefix and use it as a
 # dependency: an out-of-tree program built with pkg-config, then with
-# find_package(strata) (shared and static), the installed CLI, and the
-# Python package from the prefix. Run by scripts/test.sh.
+# find_package(strata) (shared and static), the installed CLI, the Python
+# package from the prefix, and the package installed by pip into a venv
+# (pyproject.toml) that finds libstrata.so in the prefix. Run by scripts/test.sh.
 #   scripts/check_install.sh <build dir>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,14 @@ echo "strata CLI ok"
 pydir=$(dirname "$(find "$prefix" -path '*/strata/__init__.py' | head -1)")
 PYTHONPATH=$(dirname "$pydir") /usr/bin/python3 -m strata run vector --json | grep -q '"check": *true'
 echo "python3 -m strata ok"
+
+echo "--- pip install --no-build-isolation . into a venv (--system-site-packages: Debian's numpy)"
+/usr/bin/python3 -m venv --without-pip --system-site-packages "$work/venv"
+mkdir -p "$work/src/include/strata"  # a copy: pip builds in the tree it is given
+cp -r pyproject.toml setup.py README.md python "$work/src/"
+cp include/strata/version.h "$work/src/include/strata/"
+(cd "$work/src" && STRATA_PREFIX="$prefix" "$work/venv/bin/python" -m pip install -q \
+  --no-build-isolation .)
+(cd "$work" && env -u PYTHONPATH -u STRATA_LIB -u STRATA_PYKERNELS "$work/venv/bin/python" -m strata \
+  run vector --json) | grep -q '"check": *true'
+echo "pip-installed package ok"

@@ -3,7 +3,7 @@
 # or with sudo). `deps.sh bench` also installs the benchmark peers.
 set -euo pipefail
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev  # clang only recommends its sanitizer runtimes
-      python3 python3-numpy python3-pytest                                 # the Python front end
+      python3 python3-numpy python3-pytest python3-pip python3-setuptools  # the Python front end
       libopenmpi-dev openmpi-bin)                                          # multi-host (mpirun tests)
 [ "${1:-}" = bench ] && pkgs+=(libstarpu-dev libtbb-dev g++)
 missing=()

@@ -4,8 +4,10 @@ functions the package uses. The layouts mirror include/strata/*.h exactly
 
 Where the library comes from, first match wins:
   STRATA_LIB (a path to libstrata.so), the installed layout
-  (<prefix>/<libdir>/python3/dist-packages/strata -> <prefix>/<libdir>), a build
-  tree next to the sources (build/, build-gcc/), then the loader's own search.
+  (<prefix>/<libdir>/python3/dist-packages/strata -> <prefix>/<libdir>), the
+  directories pip's install recorded (_where.py: STRATA_PREFIX's, or the
+  source tree's build directories), a build tree next to the sources
+  (build/, build-gcc/), then the loader's own search.
 """
 import ctypes
 import ctypes.util
@@ -21,11 +23,22 @@ MAX_DEPS = 8
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def recorded_dirs():
+    """The library directories a pip install recorded (setup.py), or []."""
+    try:
+        from ._where import LIB_DIRS
+    except ImportError:
+        return []
+    return LIB_DIRS
+
+
 def _candidates():
     env = os.environ.get("STRATA_LIB")
     if env:
         yield env
     yield os.path.join(_HERE, "..", "..", "..", "libstrata.so.0")  # installed layout
+    for d in recorded_dirs():
+        yield os.path.join(d, "libstrata.so.0")
     root = os.path.join(_HERE, "..", "..")
     for build in ("build", "build-gcc", "build-release"):
         yield os.path.join(root, build, "libstrata.so.0")

@@ -50,6 +50,51 @@ def check(rc, message=None):
     return rc
 
 
+# ---- argument checks: a wrong type is a TypeError naming the argument -----------------
+_SPEC = ('a kernel is named by a C symbol of this program ("symbol") or of a compiled '
+         'library ("lib.so:symbol"), or by the name it was registered under')
+
+
+def _need_str(value, arg, what):
+    if not isinstance(value, str):
+        raise TypeError(f"{arg} must be a str ({what}), not {type(value).__name__}")
+    return value
+
+
+def _need_spec(spec, arg="spec"):
+    if callable(spec):
+        raise TypeError(f"{arg} must be a str: {_SPEC}; a Python function cannot run on a "
+                        "core (write Python code as a sub worker, Node.sub, or a chip "
+                        "orchestration, Node.chip_orch)")
+    return _need_str(spec, arg, _SPEC)
+
+
+def _need_int(value, arg, lo=0, hi=(1 << 32) - 1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{arg} must be an int, not {type(value).__name__}")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{arg}={value} is out of range {lo}..{hi}")
+    return int(value)
+
+
+def _need_callable(fn, arg):
+    if not callable(fn):
+        raise TypeError(f"{arg} must be a Python function, not {type(fn).__name__}")
+    return fn
+
+
+def _need_kind(kind):
+    if kind not in _KIND:
+        raise ValueError(f"kind={kind!r}: a core kind is 'aic' or 'aiv' (strata.AIC, strata.AIV)")
+    return _KIND[kind]
+
+
+def _need_seq(value, arg):
+    if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__len__"):
+        raise TypeError(f"{arg} must be a list or tuple, not {type(value).__name__}")
+    return value
+
+
 # ---- tensors -------------------------------------------------------------------------
 def tensor(a):
     """A strata tensor over numpy array `a` (C-contiguous; no copy). The array
@@ -94,6 +139,12 @@ def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None
         if not 1 <= int(spmd) <= 65535:
             raise Error(EINVAL, f"spmd={spmd}: block_dim must be 1..65535")
         a.block_dim, a.sync_start = int(spmd), 1 if sync_start else 0
+    for arg, v in (("inputs", inputs), ("outputs", outputs), ("inouts", inouts),
+                   ("scalars", scalars), ("deps", deps)):
+        _need_seq(v, arg)
+    for i, x in enumerate(scalars):
+        if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise TypeError(f"scalars[{i}] must be an int or a float, not {type(x).__name__}")
     tensors = [(INPUT, x) for x in inputs] + [(INOUT, x) for x in inouts] + \
               [(OUTPUT_EXISTING, x) for x in outputs]
     if len(tensors) > L.MAX_TENSORS or len(scalars) > L.MAX_SCALARS or len(deps) > L.MAX_DEPS:
@@ -108,7 +159,7 @@ def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None
                         else int(s) & 0xFFFFFFFFFFFFFFFF)
     a.nscalars = len(scalars)
     for i, d in enumerate(deps):
-        a.deps[i].id = d
+        a.deps[i].id = _need_int(d, f"deps[{i}]", 0, (1 << 64) - 1)
     a.ndeps = len(deps)
     if kernel is not None:
         if len(scalars) >= L.MAX_SCALARS:
@@ -144,7 +195,10 @@ def _config(struct, init, bits, what, kw):
     for k, v in kw.items():
         if k not in bits:
             raise Error(EINVAL, f"unknown {what} config field '{k}'; fields: {', '.join(bits)}")
-        setattr(c, k, v)
+        try:
+            setattr(c, k, v)
+        except TypeError as e:
+            raise TypeError(f"{what} config field '{k}': {e}") from None
         c.field_mask |= bits[k]
     return c
 
@@ -156,7 +210,7 @@ def _chip_config(kw):
 def resolve(spec):
     """Address of callable `spec` ("symbol" or "library.so:symbol") here."""
     fn = ctypes.c_void_p()
-    check(L.callable_resolve(spec.encode(), ctypes.byref(fn)))
+    check(L.callable_resolve(_need_spec(spec).encode(), ctypes.byref(fn)))
     return fn
 
 
@@ -169,11 +223,13 @@ class ChipOrch:
 
     def kernel(self, name):
         k = ctypes.c_uint32()
+        name = _need_str(name, "name", "the name a kernel was registered under")
         check(L.chip_find_kernel(L.orch_chip(self.ptr), name.encode(), ctypes.byref(k)))
         return k.value
 
     def submit(self, kernel, **args):
         """A task (spmd=N, sync_start=True for SPMD); returns its handle."""
+        kernel = _need_int(kernel, "kernel")
         a = args.pop("args", None) or make_args(**args)
         ref = L.TaskRef()
         check(L.orch_submit(self.ptr, kernel, ctypes.byref(a), ctypes.byref(ref)))
@@ -267,12 +323,13 @@ class Chip(_Handle):
 
     def kernel(self, name, spec, kind="aiv"):
         k = ctypes.c_uint32()
-        check(L.chip_register_kernel(self.ptr, name.encode(), resolve(spec), _KIND[kind],
+        name = _need_str(name, "name", "the kernel's name")
+        check(L.chip_register_kernel(self.ptr, name.encode(), resolve(spec), _need_kind(kind),
                                      ctypes.byref(k)))
         return k.value
 
     def run(self, orch):
-        fn = _orch_trampoline(orch, with_args=False)
+        fn = _orch_trampoline(_need_callable(orch, "orch"), with_args=False)
         info = L.RunInfo()
         rc = L.chip_run(self.ptr, fn, None, ctypes.byref(info))
         check(rc, info.message.decode(errors="replace"))
@@ -291,6 +348,7 @@ class NodeOrch:
         self.node = node
 
     def submit_chip(self, chip, orch, **args):
+        chip, orch = _need_int(chip, "chip"), _need_int(orch, "orch")
         a = args.pop("args", None) or make_args(**args)
         ref = L.TaskRef()
         check(L.node_submit_child(self.ptr, chip, orch, ctypes.byref(a), ctypes.byref(ref)))
@@ -299,6 +357,7 @@ class NodeOrch:
     submit_child = submit_chip
 
     def submit_sub(self, fn, **args):
+        fn = _need_int(fn, "fn")
         a = make_args(**args)
         ref = L.TaskRef()
         check(L.node_submit_sub(self.ptr, fn, ctypes.byref(a), ctypes.byref(ref)))
@@ -306,6 +365,10 @@ class NodeOrch:
 
     def submit_group(self, members):
         """members: [(chip, orch, args dict), ...], dispatched all-or-nothing."""
+        for i, m in enumerate(_need_seq(members, "members")):
+            if not isinstance(m, (tuple, list)) or len(m) != 3 or not isinstance(m[2], dict):
+                raise TypeError(f"members[{i}] must be (chip, orch, args dict)")
+            _need_int(m[0], f"members[{i}] chip"), _need_int(m[1], f"members[{i}] orch")
         args = [make_args(**m[2]) for m in members]
         arr = (L.NodeMember * len(members))(
             *[L.NodeMember(m[0], m[1], ctypes.pointer(a)) for m, a in zip(members, args)])
@@ -358,8 +421,9 @@ class Node(_Handle):
 
     def _by_name(self, kind, name, spec, core=AIV):
         i = ctypes.c_uint32()
-        check(L.node_register_by_name(self.ptr, kind, name.encode(), spec.encode(), _KIND[core],
-                                      ctypes.byref(i)))
+        name, spec = _need_str(name, "name", "the callable's name"), _need_spec(spec)
+        check(L.node_register_by_name(self.ptr, kind, name.encode(), spec.encode(),
+                                      _need_kind(core), ctypes.byref(i)))
         return i.value
 
     def kernel(self, name, spec, kind="aiv"):
@@ -370,7 +434,8 @@ class Node(_Handle):
         """A chip orchestration: a spec, or a Python fn(o, task_args)."""
         if isinstance(spec_or_fn, str):
             return self._by_name(FN_ORCH, name, spec_or_fn)
-        fn = _orch_trampoline(spec_or_fn, with_args=True)
+        name = _need_str(name, "name", "the orchestration's name")
+        fn = _orch_trampoline(_need_callable(spec_or_fn, "spec_or_fn"), with_args=True)
         self._keep.append(fn)
         i = ctypes.c_uint32()
         check(L.node_register_orch(self.ptr, name.encode(), fn, ctypes.byref(i)))
@@ -379,6 +444,7 @@ class Node(_Handle):
     def level_orch(self, name, fn):
         """A level orchestration written in Python, run by a next-level worker
         child (L4 and up) as a task: fn(o, task_args) with o a NodeOrch."""
+        name, fn = _need_str(name, "name", "the orchestration's name"), _need_callable(fn, "fn")
 
         def call(o, arg):
             try:
@@ -395,7 +461,8 @@ class Node(_Handle):
 
     def sub(self, name, fn):
         """A sub worker function written in Python: fn(task_args); raise to fail."""
-        tramp = _sub_trampoline(fn)
+        name = _need_str(name, "name", "the sub function's name")
+        tramp = _sub_trampoline(_need_callable(fn, "fn"))
         self._keep.append(tramp)
         i = ctypes.c_uint32()
         check(L.node_register_sub(self.ptr, name.encode(), tramp, ctypes.byref(i)))
@@ -412,7 +479,14 @@ class Node(_Handle):
     def array(self, chip, shape, dtype=np.float64):
         """A numpy array in chip `chip`'s device memory (no copy: device
         memory is mapped in this process). Freed when the node closes."""
-        dt = np.dtype(dtype)
+        chip = _need_int(chip, "chip")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype={dtype!r} is not a numpy dtype") from None
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(_need_seq(shape, "shape"))
+        for k, d in enumerate(shape):
+            _need_int(d, f"shape[{k}]", 0, 1 << 40)
         nbytes = int(np.prod(shape)) * dt.itemsize
         p = ctypes.c_void_p()
         check(L.node_malloc(self.ptr, chip, max(nbytes, 1), ctypes.byref(p)))
@@ -423,6 +497,8 @@ class Node(_Handle):
 
     def domain(self, chips, window=1 << 16):
         """A communication domain over chips (rank i = chips[i])."""
+        chips = [_need_int(c, f"chips[{i}]") for i, c in enumerate(_need_seq(chips, "chips"))]
+        window = _need_int(window, "window", 0, (1 << 63) - 1)
         arr = (ctypes.c_uint32 * len(chips))(*chips)
         d = ctypes.c_uint32()
         check(L.domain_create(self.ptr, arr, len(chips), window, ctypes.byref(d)))
@@ -432,6 +508,7 @@ class Node(_Handle):
         """Run the Python level orchestration orch(o, *args) and drain it.
         Raises Error with the first failure (or the orchestration's own
         exception); returns the run info as a dict."""
+        _need_callable(orch, "orch")
         raised = []
 
         def call(o, _):

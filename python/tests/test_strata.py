@@ -228,3 +228,78 @@ def test_the_pipeline_example_builds_a_kernel_library_and_checks_with_numpy():
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "through 2 chips, 12 tasks, checked with numpy" in p.stdout
+
+
+def test_wrong_argument_types_are_type_or_value_errors_naming_the_argument():
+    """Every public entry point checks its arguments: a TypeError or
+    ValueError naming the argument (or strata.Error), never an internal
+    traceback (AttributeError, ctypes.ArgumentError)."""
+    def py_kernel(ctx):
+        pass
+
+    with strata.Chip() as chip:
+        with pytest.raises(TypeError, match=r"spec must be a str.*lib\.so:symbol.*Python function"):
+            chip.kernel("k", py_kernel)
+        with pytest.raises(TypeError, match="name must be a str"):
+            chip.kernel(3, spec("strata_py_add"))
+        with pytest.raises(ValueError, match="kind='gpu'"):
+            chip.kernel("k", spec("strata_py_add"), kind="gpu")
+        with pytest.raises(TypeError, match="orch must be a Python function"):
+            chip.run(42)
+        with pytest.raises(TypeError, match="config field 'sched_threads'"):
+            strata.Chip(sched_threads="two")
+    with pytest.raises(TypeError, match=r"scalars\[0\] must be an int or a float"):
+        strata.make_args(scalars=["1"])
+    with pytest.raises(TypeError, match="inputs must be a list or tuple"):
+        strata.make_args(inputs=np.zeros(4, np.float32))
+    with pytest.raises(strata.Error, match="C-contiguous numpy array"):
+        strata.tensor([1, 2, 3])
+    node = strata.Node(chips=1)
+    try:
+        with pytest.raises(TypeError, match="spec must be a str"):
+            node.kernel("k", py_kernel)
+        with pytest.raises(TypeError, match="fn must be a Python function"):
+            node.sub("s", "not a function")
+        with pytest.raises(TypeError, match="name must be a str"):
+            node.level_orch(None, lambda o, t: None)
+        node.init()
+        with pytest.raises(TypeError, match="chip must be an int"):
+            node.array("0", 4)
+        with pytest.raises(ValueError, match=r"shape\[0\]=-1 is out of range"):
+            node.array(0, (-1,))
+        with pytest.raises(TypeError, match="is not a numpy dtype"):
+            node.array(0, 4, dtype="float99x")
+        with pytest.raises(TypeError, match=r"chips\[0\] must be an int"):
+            node.domain(["a"])
+        with pytest.raises(TypeError, match="orch must be a Python function"):
+            node.run("orch")
+
+        def bad_submit(o):
+            o.submit_chip("0", 0)
+
+        with pytest.raises(TypeError, match="chip must be an int"):
+            node.run(bad_submit)
+    finally:
+        node.close()
+
+
+def test_a_python_without_numpy_is_told_how_to_get_it(tmp_path):
+    """An interpreter that cannot import numpy (a bare venv) gets one clear
+    message: which interpreter ran, that strata needs numpy, how to get it."""
+    venv = tmp_path / "bare"
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                          capture_output=True, text=True, timeout=120)
+    if made.returncode != 0:
+        pytest.skip("python3 -m venv is not available: " + made.stderr.strip()[-200:])
+    py = str(venv / "bin" / "python")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(strata.__file__))
+    p = subprocess.run([py, "-m", "strata", "run", "vector"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 1
+    assert "Traceback" not in p.stderr, p.stderr
+    assert "strata needs numpy" in p.stderr and py in p.stderr
+    assert "python3-numpy" in p.stderr and "--system-site-packages" in p.stderr
+    p = subprocess.run([py, "-c", "import strata"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 1 and "ImportError: strata needs numpy" in p.stderr

@@ -143,14 +143,40 @@ static void marks(const trace *t, FILE *out, int json) {
   fprintf(out, json ? "]," : "");
 }
 
+static int cmp_task_key(const void *a, const void *b) {
+  const ttask *x = *(const ttask *const *)a, *y = *(const ttask *const *)b;
+  return x->pid != y->pid ? (x->pid < y->pid ? -1 : 1) : strcmp(x->key, y->key);
+}
+
+/* Tasks, not kernel executions: the blocks of an SPMD task and the lanes of
+ * a MIX task are executions of one task (one key "pid.run.id" in one
+ * process of the file: a merged file moves pids, not keys). */
+static size_t distinct_tasks(const trace *t) {
+  const ttask **v = malloc((t->ntasks ? t->ntasks : 1) * sizeof(*v));
+  size_t n = 0, distinct = 0;
+  if (!v) return t->ntasks;
+  for (size_t i = 0; i < t->ntasks; i++)
+    if (t->tasks[i].key[0]) v[n++] = &t->tasks[i];
+    else distinct++; /* no key: a task of its own */
+  qsort(v, n, sizeof(*v), cmp_task_key);
+  for (size_t i = 0; i < n; i++) distinct += i == 0 || cmp_task_key(&v[i], &v[i - 1]) != 0;
+  free(v);
+  return distinct;
+}
+
 int strata_trace_summary(const char *path, FILE *out, int json) {
   if (!out) return strata__fail(STRATA_EINVAL, "trace_summary: out is NULL");
   trace t;
   int rc = strata__trace_load(path, &t);
   if (rc) return rc;
   char pb[1024];
-  if (json) fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,", strata__json_escape(path, pb, sizeof(pb)), t.ntasks);
-  else fprintf(out, "trace %s: %zu tasks\n\n", path, t.ntasks);
+  size_t tasks = distinct_tasks(&t);
+  if (json)
+    fprintf(out, "{\"file\":\"%s\",\"tasks\":%zu,\"kernel_executions\":%zu,",
+            strata__json_escape(path, pb, sizeof(pb)), tasks, t.ntasks);
+  else
+    fprintf(out, "trace %s: %zu tasks, %zu kernel executions (an SPMD task "
+            "runs once per block, a MIX task once per lane)\n\n", path, tasks, t.ntasks);
   kernels(&t, out, json);
   utilisation(&t, out, json);
   latency(&t, out, json);
