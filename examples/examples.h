@@ -35,6 +35,11 @@ typedef struct strata_example {
   strata_example_fn run;
   uint64_t max_tasks; /* largest --tasks (0: the example has no such option) */
   uint32_t max_size;  /* largest --size (0: no such option) */
+  /* Options that cannot run together (e.g. a --size whose buffers exceed the
+   * device memory the example may ask for with these --chips/--nodes): 0, or
+   * -1 with msg naming the flags and the largest value that fits. NULL: none.
+   * The CLI calls it once every option is parsed: a usage error (exit 2). */
+  int (*check)(const strata_example_opts *o, char *msg, size_t len);
 } strata_example;
 
 /* Node examples: most chip and sub children. */
@@ -50,6 +55,7 @@ int strata_example_vector(const strata_example_opts *o, strata_example_result *r
 int strata_example_matmul(const strata_example_opts *o, strata_example_result *r);
 int strata_example_random_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
+int strata_example_pipeline_check(const strata_example_opts *o, char *msg, size_t len);
 int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_attention(const strata_example_opts *o, strata_example_result *r);
 

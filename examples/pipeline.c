@@ -135,17 +135,54 @@ static int setup(strata_node *n, pipe_job *j, size_t elems, strata_example_resul
   return rc;
 }
 
+/* ---- device memory sized from the options -------------------------------------- */
+/* The last chip holds two buffers per block (its stage's input and output),
+ * the others one: 2 x PIPE_BLOCKS x size doubles, plus the allocator's
+ * slack. The device memory asked for is at most PIPE_DEVMEM_CHIP per chip
+ * and PIPE_DEVMEM_TREE for the whole tree (it is touched: /dev/shm pages). */
+#define PIPE_DEVMEM_CHIP (1ull << 30)
+#define PIPE_DEVMEM_TREE (4ull << 30)
+#define PIPE_DEVMEM_SLACK (1ull << 20)
+
+static uint32_t per_node(const strata_example_opts *o) { return o->chips ? o->chips : (o->nodes ? 2 : 4); }
+static uint32_t all_chips(const strata_example_opts *o) { return per_node(o) * (o->nodes ? o->nodes : 1); }
+static uint64_t devmem_for(uint64_t elems) { return 2 * PIPE_BLOCKS * elems * 8 + PIPE_DEVMEM_SLACK; }
+
+static uint64_t devmem_cap(const strata_example_opts *o) {
+  uint64_t tree = PIPE_DEVMEM_TREE / all_chips(o);
+  return tree < PIPE_DEVMEM_CHIP ? tree : PIPE_DEVMEM_CHIP;
+}
+
+int strata_example_pipeline_check(const strata_example_opts *o, char *msg, size_t len) {
+  uint64_t cap = devmem_cap(o), largest = (cap - PIPE_DEVMEM_SLACK) / (2 * PIPE_BLOCKS * 8);
+  if (all_chips(o) > PIPE_MAX_CHIPS)
+    return snprintf(msg, len, "--nodes x --chips is %u chips; the pipeline takes at most %d in "
+                    "all", all_chips(o), PIPE_MAX_CHIPS), -1;
+  if (o->size > largest)
+    return snprintf(msg, len, "--size %u does not fit: %u chips may ask for %llu MiB of device "
+                    "memory each (at most %llu MiB per chip, %llu MiB in all); the largest "
+                    "--size with these --chips/--nodes is %llu", o->size, all_chips(o),
+                    (unsigned long long)(cap >> 20), (unsigned long long)(PIPE_DEVMEM_CHIP >> 20),
+                    (unsigned long long)(PIPE_DEVMEM_TREE >> 20), (unsigned long long)largest), -1;
+  return 0;
+}
+
 /* An L3 node of `chips` chips, or (nodes > 0) an L4 of `nodes` such nodes;
- * the sub workers belong to the top level. */
-static int build(const strata_example_opts *o, strata_node **out) {
+ * the sub workers belong to the top level. Device memory: what the blocks
+ * need (at least the default), unless STRATA_NODE_DEVMEM says otherwise. */
+static int build(const strata_example_opts *o, size_t elems, strata_node **out) {
   strata_node_config c;
   strata_node_config_init(&c);
   c.field_mask = STRATA_NCFG_CHIPS | STRATA_NCFG_SUBS | STRATA_NCFG_LEVEL | STRATA_NCFG_WORKERS;
-  c.chips = o->chips ? o->chips : (o->nodes ? 2 : 4);
+  c.chips = per_node(o);
   c.subs = o->subs ? o->subs : 1;
   c.level = o->nodes ? 4 : 3;
   c.workers = o->nodes;
   c.chip = o->cfg;
+  if (!getenv("STRATA_NODE_DEVMEM") && devmem_for(elems) > c.devmem_bytes) {
+    c.field_mask |= STRATA_NCFG_DEVMEM;
+    c.devmem_bytes = devmem_for(elems);
+  }
   int rc = strata_node_create(&c, out);
   if (rc == 0) rc = strata_node_register_kernel(*out, "stage", k_stage, STRATA_CORE_AIV, &K_STAGE);
   if (rc == 0) rc = strata_node_register_orch(*out, "stage", o_stage, &O_STAGE);
@@ -189,15 +226,13 @@ int strata_example_pipeline(const strata_example_opts *in, strata_example_result
   if (ranks) mo.nodes = ranks; /* one L3 node per rank */
   pipe_job *j = calloc(1, sizeof(*j));
   size_t elems = o->size ? o->size : 4096;
-  uint32_t per = o->chips ? o->chips : (o->nodes ? 2 : 4);
-  if (per * (o->nodes ? o->nodes : 1) > PIPE_MAX_CHIPS) {
-    snprintf(r->info.message, sizeof(r->info.message), "pipeline: at most %d chips in all "
-             "(--nodes x --chips); lower them", PIPE_MAX_CHIPS);
+  uint32_t per = per_node(o);
+  if (strata_example_pipeline_check(o, r->info.message, sizeof(r->info.message))) {
     free(j);
     return r->status = STRATA_EINVAL;
   }
   if (!j) return strata_example_nomem(r, "the pipeline job", "--chips");
-  r->status = build(o, &n);
+  r->status = build(o, elems, &n);
   if (r->status == 0) {
     j->chips = ranks ? per : per * (o->nodes ? o->nodes : 1);
     j->nodes = o->nodes;

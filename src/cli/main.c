@@ -179,6 +179,11 @@ static int cmd_run(int argc, char **argv) {
     if (cli_is_help(argv[i])) return usage(stdout), 0;
     if (parse_flag(&o, e, argc, argv, &i) != 0) return CLI_USAGE;
   }
+  char why[320];
+  if (e->check && e->check(&o.ex, why, sizeof(why)) != 0) { /* options that cannot go together */
+    fprintf(stderr, "strata: %s\n", why);
+    return CLI_USAGE;
+  }
   strata_chip_config resolved; /* the timeout ordering is a usage error too */
   if (strata_chip_config_resolve(&o.ex.cfg, &resolved) != 0) {
     fprintf(stderr, "strata: %s\n", strata_last_error());
