@@ -38,22 +38,28 @@ typedef struct nd_task {
   uint8_t chip, nin, in[2], out;
 } nd_task;
 
+/* The graph is generated as it is submitted (and again for the reference),
+ * from the seed: the example's memory does not grow with --tasks either. */
 typedef struct nd_job {
-  uint64_t ntasks;
+  uint64_t ntasks, seed;
   uint32_t chips;
-  nd_task *tasks;
   strata_tensor slots; /* ND_SLOTS x ND_STRIDE words in chip 0's memory */
 } nd_job;
 
-static void gen(nd_job *j, uint64_t seed) {
-  srand((unsigned)seed);
-  for (uint64_t i = 0; i < j->ntasks; i++) {
-    nd_task *t = &j->tasks[i];
-    t->chip = (uint8_t)((unsigned)rand() % j->chips);
-    t->nin = (uint8_t)(1 + (unsigned)rand() % 2);
-    for (uint32_t k = 0; k < t->nin; k++) t->in[k] = (uint8_t)((unsigned)rand() % ND_SLOTS);
-    t->out = (uint8_t)((unsigned)rand() % ND_SLOTS);
-  }
+static uint32_t next_rand(uint64_t *s) { /* splitmix64 */
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return (uint32_t)((z ^ (z >> 31)) >> 16);
+}
+
+static nd_task gen(const nd_job *j, uint64_t *s) {
+  nd_task t;
+  t.chip = (uint8_t)(next_rand(s) % j->chips);
+  t.nin = (uint8_t)(1 + next_rand(s) % 2);
+  for (uint32_t k = 0; k < t.nin; k++) t.in[k] = (uint8_t)(next_rand(s) % ND_SLOTS);
+  t.out = (uint8_t)(next_rand(s) % ND_SLOTS);
+  return t;
 }
 
 static strata_tensor slot(const nd_job *j, uint32_t s) {
@@ -62,8 +68,10 @@ static strata_tensor slot(const nd_job *j, uint32_t s) {
 
 static void nd_orch(strata_node_orch *o, void *arg) {
   nd_job *j = arg;
+  uint64_t s = j->seed;
   for (uint64_t i = 0; i < j->ntasks; i++) {
-    const nd_task *t = &j->tasks[i];
+    nd_task task = gen(j, &s);
+    const nd_task *t = &task;
     strata_args a;
     strata_args_init(&a);
     for (uint32_t k = 0; k < t->nin; k++) {
@@ -79,8 +87,10 @@ static void nd_orch(strata_node_orch *o, void *arg) {
 
 static void reference(const nd_job *j, uint64_t *ref) {
   memset(ref, 0, ND_SLOTS * sizeof(uint64_t));
+  uint64_t s = j->seed;
   for (uint64_t i = 0; i < j->ntasks; i++) {
-    const nd_task *t = &j->tasks[i];
+    nd_task task = gen(j, &s);
+    const nd_task *t = &task;
     uint64_t in[2];
     for (uint32_t k = 0; k < t->nin; k++) in[k] = ref[t->in[k]];
     ref[t->out] = mix(ref[t->out], in, t->nin, i);
@@ -117,10 +127,7 @@ static int build(const strata_example_opts *o, nd_job *j, strata_node **n) {
 }
 
 int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r) {
-  nd_job j = {o->tasks ? o->tasks : 1000, o->chips ? o->chips : 2, NULL, {0}};
-  j.tasks = calloc(j.ntasks, sizeof(nd_task));
-  if (!j.tasks) return strata_example_nomem(r, "the task list", "--tasks");
-  gen(&j, o->seed);
+  nd_job j = {o->tasks ? o->tasks : 1000, o->seed, o->chips ? o->chips : 2, {0}};
   strata_node *n = NULL;
   r->status = build(o, &j, &n);
   strata_node_run_info ni;
@@ -133,6 +140,5 @@ int strata_example_node_dag(const strata_example_opts *o, strata_example_result 
   snprintf(r->info.message, sizeof(r->info.message), "%s", ni.message);
   if (r->status == 0) check(n, &j, r);
   strata_node_close(n);
-  free(j.tasks);
   return r->status;
 }

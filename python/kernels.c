@@ -42,11 +42,16 @@ void strata_py_stage(strata_kernel_ctx *k) { /* t1 = 2 t0 + s0 (f64) */
 
 void strata_py_fail(strata_kernel_ctx *k) { strata_kernel_fail(k, "strata_py_fail: asked to fail"); }
 
-/* A chip orchestration for node tasks: one kernel, named by scalar 7 as the
- * index of the kernel in registration order, over the task's own args. */
+/* A chip orchestration for node tasks: one kernel, named by the last
+ * scalar (make_args(kernel=...) appends it: only the scalars a task has
+ * travel), over the task's own args without it. */
 void strata_py_one_kernel(strata_orch *o, void *arg) {
   strata_args a = *(const strata_args *)arg;
-  uint32_t kernel = (uint32_t)a.scalars[STRATA_MAX_SCALAR_ARGS - 1];
+  if (a.nscalars == 0) {
+    strata_orch_fatal(o, "one_kernel: the task names no kernel (make_args(kernel=...))");
+    return;
+  }
+  uint32_t kernel = (uint32_t)a.scalars[--a.nscalars];
   a.ndeps = 0;
   strata_orch_submit(o, kernel, &a, NULL);
 }

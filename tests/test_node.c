@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -394,6 +395,92 @@ STRATA_TEST(failed_task_poisons_dependents_and_first_error_wins) {
   assert_non_null(strstr(info.message, "stage exploded"));
   assert_true(b[0] == -1); /* never ran */
   assert_true(cv[0] == 5.0);
+  close_clean(n);
+}
+
+/* ---- the task window (SPEC §3.1): retirement and back-pressure --------------------- */
+typedef struct chain_job {
+  strata_tensor x;
+  uint32_t n;
+} chain_job;
+
+static void chain_orch(strata_node_orch *o, void *arg) { /* x = x + 1, n times, chips alternating */
+  chain_job *j = arg;
+  for (uint32_t i = 0; i < j->n; i++) {
+    strata_args a;
+    stage_args(&a, &j->x, &j->x, 1.0, 1.0);
+    if (strata_node_submit_chip(o, i & 1, O_STAGE, &a, NULL)) return;
+  }
+}
+
+static long max_rss_kb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+/* A window of 64 tasks: 8000 node tasks run through it (back-pressure on
+ * submit), finished ones retire while the run goes on, so the peak memory
+ * of 8000 tasks is that of 500 (a record used to hold 24 KB until the
+ * run ended: 180 MB more). */
+STRATA_TEST(window_retires_finished_tasks_and_bounds_memory) {
+  (void)state;
+  setenv("STRATA_NODE_TASK_WINDOW", "64", 1);
+  strata_node *n = node_new(2, 0, 30000);
+  init_expect(n, 0);
+  chain_job j = {{0}, 500};
+  double *x = dev_f64(n, 0, 4, &j.x);
+  strata_node_run_info info;
+  assert_int_equal(strata_node_run(n, chain_orch, &j, &info), 0);
+  long small = max_rss_kb();
+  j.n = 8000;
+  assert_int_equal(strata_node_run(n, chain_orch, &j, &info), 0);
+  assert_int_equal(info.tasks_completed, 8000);
+  assert_true(x[0] == 8500.0 && x[3] == 8500.0);
+  long big = max_rss_kb();
+  if (big - small >= 64 * 1024) fprintf(stderr, "peak RSS %ld KB -> %ld KB\n", small, big);
+  assert_true(big - small < 64 * 1024);
+  close_clean(n);
+}
+
+static strata_tensor wf, wg, wh;
+
+/* Task 1 fails; 40 tasks later it has retired; a consumer of its output and
+ * a task naming it as an explicit dependency are still poisoned. */
+static void retired_failure_orch(strata_node_orch *o, void *arg) {
+  (void)arg;
+  strata_args a;
+  strata_task_ref failed;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_OUTPUT_EXISTING, &wf);
+  assert_int_equal(strata_node_submit_chip(o, 0, O_FAIL, &a, &failed), 0);
+  for (int i = 0; i < 40; i++) {
+    stage_args(&a, &wg, &wg, 1.0, 1.0);
+    assert_int_equal(strata_node_submit_chip(o, 1, O_STAGE, &a, NULL), 0);
+  }
+  stage_args(&a, &wf, &wh, 1.0, 0.0); /* reads the failed task's output */
+  assert_int_equal(strata_node_submit_chip(o, 1, O_STAGE, &a, NULL), 0);
+  stage_args(&a, &wg, &wg, 1.0, 1.0);
+  a.deps[a.ndeps++] = failed; /* names the failed task */
+  assert_int_equal(strata_node_submit_chip(o, 1, O_STAGE, &a, NULL), 0);
+}
+
+STRATA_TEST(retired_failed_task_still_poisons_late_consumers) {
+  (void)state;
+  setenv("STRATA_NODE_TASK_WINDOW", "16", 1);
+  strata_node *n = node_new(2, 0, 30000);
+  init_expect(n, 0);
+  dev_f64(n, 0, 4, &wf);
+  double *g = dev_f64(n, 1, 4, &wg), *h = dev_f64(n, 1, 4, &wh);
+  h[0] = -1;
+  strata_node_run_info info;
+  assert_int_equal(strata_node_run(n, retired_failure_orch, NULL, &info), STRATA_TASK_FAILED);
+  assert_int_equal(info.tasks_submitted, 43);
+  assert_int_equal(info.tasks_completed, 43);
+  assert_int_equal(info.tasks_failed, 1);
+  assert_int_equal(info.tasks_poisoned, 2);
+  assert_true(g[0] == 40.0); /* the independent chain ran, the poisoned one did not */
+  assert_true(h[0] == -1.0);
   close_clean(n);
 }
 

@@ -69,7 +69,8 @@ enum {
   STRATA_NCFG_DEVMEM = 1u << 4,          /* [STRATA_NODE_DEVMEM] 64 MiB per chip */
   STRATA_NCFG_INIT_BARRIER = 1u << 5,    /* [STRATA_NODE_INIT_BARRIER] 1 */
   STRATA_NCFG_LEVEL = 1u << 6,           /* 3 */
-  STRATA_NCFG_WORKERS = 1u << 7          /* 0; next-level children (level >= 4) */
+  STRATA_NCFG_WORKERS = 1u << 7,         /* 0; next-level children (level >= 4) */
+  STRATA_NCFG_TASK_WINDOW = 1u << 8      /* [STRATA_NODE_TASK_WINDOW] 4096, a power of 2 */
 };
 
 #define STRATA_DEFAULT_NODE_TASK_TIMEOUT_MS 60000u
@@ -93,6 +94,9 @@ typedef struct strata_node_config {
                                   must be level - 1; copied at create). NULL:
                                   level - 1 workers with this config's chips
                                   (2 if 0) and no subs */
+  uint32_t task_window;        /* unfinished or unretired tasks of a run, 16..2^24 (a
+                                  power of two): a submit past it waits for the oldest
+                                  to finish (back-pressure); memory is bounded by it */
 } strata_node_config;
 
 typedef enum strata_child_kind {

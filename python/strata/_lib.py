@@ -101,11 +101,13 @@ class NodeConfig(Structure):
     _fields_ = [("field_mask", c_uint64), ("chips", c_uint32), ("subs", c_uint32),
                 ("startup_timeout_ms", c_uint32), ("task_timeout_ms", c_uint32),
                 ("devmem_bytes", c_uint64), ("init_barrier", c_uint32), ("chip", ChipConfig),
-                ("level", c_uint32), ("workers", c_uint32), ("worker_cfg", c_void_p)]
+                ("level", c_uint32), ("workers", c_uint32), ("worker_cfg", c_void_p),
+                ("task_window", c_uint32)]
 
 
 NODE_BITS = {"chips": 1, "subs": 2, "startup_timeout_ms": 4, "task_timeout_ms": 8,
-             "devmem_bytes": 16, "init_barrier": 32, "level": 64, "workers": 128}
+             "devmem_bytes": 16, "init_barrier": 32, "level": 64, "workers": 128,
+             "task_window": 256}
 
 
 class RunInfo(Structure):

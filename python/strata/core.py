@@ -132,7 +132,7 @@ def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None
     """strata_args: tensors in the order inputs, inouts, outputs (written in
     place: OUTPUT_EXISTING), then scalars (ints, or floats as f64 bits).
     kernel: for the package's one_kernel chip orchestration, the kernel it
-    runs (carried in the last scalar slot). spmd: run as that many blocks
+    runs (appended as the last scalar, which one_kernel takes off). spmd: run as that many blocks
     (sync_start: all started together)."""
     a = L.Args()
     if spmd is not None:
@@ -164,7 +164,8 @@ def make_args(inputs=(), outputs=(), inouts=(), scalars=(), deps=(), kernel=None
     if kernel is not None:
         if len(scalars) >= L.MAX_SCALARS:
             raise Error(EINVAL, f"with kernel=, at most {L.MAX_SCALARS - 1} scalars")
-        a.scalars[L.MAX_SCALARS - 1] = kernel
+        a.scalars[a.nscalars] = _need_int(kernel, "kernel")
+        a.nscalars += 1
     return a
 
 

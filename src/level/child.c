@@ -261,12 +261,14 @@ static int run_worker_task(child_state *cs, strata_args *args, char *msg, size_t
 
 static void run_task(child_state *cs) {
   strata__mailbox *mb = cs->mb;
-  strata_args args;
-  memcpy(&args, mb->blob, sizeof(args));
+  strata_args args; /* the callables' view: filled from the record, not zeroed */
   uint64_t t0 = strata__now_ns();
   char msg[256] = "";
-  int rc;
-  if (cs->chip) {
+  int rc = strata__pargs_unpack((const strata__pargs *)(const void *)mb->blob, mb->blob_len, &args);
+  if (rc) {
+    snprintf(msg, sizeof(msg), "task #%llu: its arguments (%u B) are not a whole record of "
+             "mailbox format %u", (unsigned long long)mb->task_id, mb->blob_len, STRATA_MBOX_VERSION);
+  } else if (cs->chip) {
     rc = run_chip_task(cs, &args, msg, sizeof(msg));
   } else if (cs->worker) {
     rc = run_worker_task(cs, &args, msg, sizeof(msg));
@@ -423,7 +425,12 @@ void strata__child_main(strata_node *n, uint32_t c) {
   snprintf(label, sizeof(label), "%s%s%s", n->path, n->path[0] ? " / " : "", n->child[c].path);
   strata__trace_set_process(label); /* its events: "L4 child 1 / chip 0 (pid N)" */
   strata_child_kind kind = n->child[c].kind;
-  int rc = kind == STRATA_CHILD_CHIP     ? chip_init(cs, msg, sizeof(msg))
+  int rc = STRATA_EINVAL;
+  if (cs->mb->magic != STRATA_MBOX_MAGIC || cs->mb->version != STRATA_MBOX_VERSION)
+    snprintf(msg, sizeof(msg), "mailbox format %u, this child speaks %u: parent and child "
+             "come from different strata builds", cs->mb->version, STRATA_MBOX_VERSION);
+  else
+    rc = kind == STRATA_CHILD_CHIP       ? chip_init(cs, msg, sizeof(msg))
            : kind == STRATA_CHILD_WORKER ? worker_init(cs, msg, sizeof(msg))
                                          : adopt_registry(cs, msg, sizeof(msg));
   reply(cs, rc ? STRATA_MB_INIT_FAILED : STRATA_MB_INIT_DONE, rc, msg);

@@ -9,9 +9,10 @@
 #include "level/level_int.h"
 
 /* ---- configuration: one table, the platform's resolver ------------------------ */
-#define F(bit, name, env, def, min, max, member)                                          \
+#define FP(bit, name, env, def, min, max, member, pow2)                                   \
   {bit, name, env, NULL, def, min, max, NULL, offsetof(strata_node_config, member),       \
-   sizeof(((strata_node_config *)0)->member) == 8, 0}
+   sizeof(((strata_node_config *)0)->member) == 8, pow2}
+#define F(bit, name, env, def, min, max, member) FP(bit, name, env, def, min, max, member, 0)
 
 static const strata__cfg_field node_fields[] = {
     F(STRATA_NCFG_CHIPS, "chips", "STRATA_NODE_CHIPS", 1, 1, STRATA_NODE_MAX_CHILDREN, chips),
@@ -25,6 +26,8 @@ static const strata__cfg_field node_fields[] = {
     F(STRATA_NCFG_INIT_BARRIER, "init_barrier", "STRATA_NODE_INIT_BARRIER", 1, 0, 1, init_barrier),
     F(STRATA_NCFG_LEVEL, "level", NULL, 3, 3, STRATA_MAX_LEVEL, level),
     F(STRATA_NCFG_WORKERS, "workers", NULL, 0, 0, STRATA_NODE_MAX_CHILDREN, workers),
+    FP(STRATA_NCFG_TASK_WINDOW, "task_window", "STRATA_NODE_TASK_WINDOW", 4096, 16, 1u << 24,
+       task_window, 1),
 };
 
 static int task_timeout_ordered(const strata_node_config *c) {

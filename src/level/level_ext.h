@@ -96,6 +96,10 @@ STRATA_HIDDEN uint32_t strata__level_chips(const strata_node *n);
  *     replies read back. The message is the mailbox's fields, never a pointer.
  */
 #define STRATA__MSG_BLOB_MAX (64u * 1024u) /* >= a mailbox's blob */
+/* Format of a mailbox and of strata__mbox_msg, task records included
+ * (3: task arguments sized to content, level/pargs.c). A child checks its
+ * mailbox's at start; a rank sends its own with INIT_DONE (arg[3]). */
+#define STRATA__MSG_VERSION 3u
 
 /* A mailbox request or reply as it travels (fixed header + blob_len bytes). */
 typedef struct strata__mbox_msg {

@@ -56,7 +56,7 @@ enum strata__control {
 };
 
 #define STRATA_MBOX_MAGIC 0x53544d42u /* "STMB" */
-#define STRATA_MBOX_VERSION 2u
+#define STRATA_MBOX_VERSION STRATA__MSG_VERSION /* level_ext.h */
 #define STRATA_MBOX_BYTES (64u * 1024u)
 #define STRATA_MAX_TREE_PIDS 256 /* pids a worker child reports of its subtree */
 
@@ -88,7 +88,28 @@ _Static_assert(offsetof(strata__mailbox, state) % 64 == 0, "state word on its ow
 _Static_assert(offsetof(strata__mailbox, command) % 64 == 0, "request on its own line");
 _Static_assert(offsetof(strata__mailbox, error_code) % 64 == 0, "reply on its own line");
 _Static_assert(offsetof(strata__mailbox, blob) <= 4096, "header within the first page");
-_Static_assert(sizeof(strata_args) <= STRATA_MBOX_BLOB_BYTES, "task args fit the blob");
+
+/* ---- pargs.c: a task's arguments sized to content (SPEC §3.1) ---- */
+typedef struct strata__pargs {
+  uint32_t bytes;                  /* the whole record, header included */
+  uint32_t ntensors, nscalars, ndeps, block_dim, sync_start;
+  /* then tensors, scalars, deps, tags: pargs.c */
+} strata__pargs;
+static inline strata_tensor *strata__pargs_tensors(const strata__pargs *p) {
+  return (strata_tensor *)(void *)(p + 1);
+}
+STRATA_HIDDEN uint64_t *strata__pargs_scalars(const strata__pargs *p);
+STRATA_HIDDEN uint8_t *strata__pargs_tags(const strata__pargs *p);
+/* Bytes of a's record; pack a into p (that many bytes); a new record (NULL
+ * when out of memory). */
+STRATA_HIDDEN size_t strata__pargs_size(const strata_args *a);
+STRATA_HIDDEN void strata__pargs_pack(const strata_args *a, strata__pargs *p);
+STRATA_HIDDEN strata__pargs *strata__pargs_new(const strata_args *a);
+/* 1 if p is a whole record of len bytes. */
+STRATA_HIDDEN int strata__pargs_valid(const strata__pargs *p, size_t len);
+/* p (len bytes) into a; EINVAL if it is not a whole record. */
+STRATA_HIDDEN int strata__pargs_unpack(const strata__pargs *p, size_t len, strata_args *a);
+_Static_assert(sizeof(strata__pargs) % 8 == 0, "tensors follow the header aligned");
 
 /* Start of the control segment. Written by the parent before fork, except
  * parent_ev (any child signals it after a reply; the watcher after a death). */
@@ -144,7 +165,7 @@ enum { STRATA_NT_PENDING = 0, STRATA_NT_READY, STRATA_NT_RUNNING, STRATA_NT_DONE
 typedef struct strata__lmember {
   uint32_t target;                 /* child index; subs: assigned at dispatch */
   uint32_t fn;                     /* function id in the registry */
-  strata_args args;
+  strata__pargs *args;             /* this member's own arguments, sized to content */
 } strata__lmember;
 
 typedef struct strata__ltask {
@@ -166,17 +187,29 @@ typedef struct strata__tqueue {
 } strata__tqueue;
 
 /* ---- the hashed dependency index (deps.c) --------------------------------------- */
+/* An entry names its task by id: a retired task (id below the run's floor)
+ * is never dereferenced; its entries are dropped when met, or by the sweep. */
 typedef struct strata__dentry {
   struct strata__dentry *next;
   uintptr_t base, start, end;
-  strata__ltask *task;
+  uint64_t id;
+  strata__ltask *task;             /* valid while id >= floor */
   int write;
 } strata__dentry;
 
+/* Ids of retired tasks that FAILED (or were poisoned): their late consumers
+ * are poisoned too. Open addressing, grows; a failed run is what fills it. */
+typedef struct strata__idset {
+  uint64_t *slot;                  /* 0 = empty */
+  size_t cap, n;
+} strata__idset;
+
 typedef struct strata__depindex {
   strata__dentry **buckets;
-  uint32_t nbuckets;
+  uint32_t nbuckets, sweep;        /* sweep: the next bucket the retire sweep visits */
   strata__pool pool;               /* entries */
+  uint64_t floor;                  /* lowest id not retired (run.floor) */
+  strata__idset failed;            /* retired tasks that failed */
 } strata__depindex;
 
 /* ---- parent-side view of a child ---------------------------------------------------- */
@@ -233,8 +266,11 @@ typedef struct strata__nscope {
 
 typedef struct strata__run {
   int active;                      /* inside strata_node_run */
-  strata__ltask **tasks;           /* by id - 1 */
-  size_t ntasks, cap_tasks;
+  strata__ltask **tasks;           /* the window: task id at (id - 1) & (window - 1) */
+  size_t ntasks;                   /* submitted (the last id) */
+  uint64_t floor;                  /* lowest id not retired; ids below are freed */
+  uint32_t window;                 /* slots (cfg.task_window, a power of two) */
+  int poison_new;                  /* collect: a retired producer had failed */
   uint64_t completed, failed, poisoned, mark;
   int first_error;
   char first_msg[640];
@@ -396,15 +432,23 @@ STRATA_HIDDEN void strata__run_error(strata_node *n, int status, const char *msg
 STRATA_HIDDEN void strata__tq_push(strata__tqueue *q, strata__ltask *t);
 STRATA_HIDDEN strata__ltask *strata__tq_pop(strata__tqueue *q);
 STRATA_HIDDEN void strata__run_free(strata_node *n);
+/* Retire finished tasks from the window (between loop phases). */
+STRATA_HIDDEN void strata__run_retire(strata_node *n);
 
 /* ---- deps.c ---- */
 STRATA_HIDDEN int strata__deps_init(strata__depindex *d);
 STRATA_HIDDEN void strata__deps_destroy(strata__depindex *d);
 /* Mark (t->mark = mark) and append to *out the live tasks whose recorded
- * accesses conflict with (t, write); -1 on allocation failure. */
+ * accesses conflict with (t, write); *poisoned = 1 if a retired one failed;
+ * -1 on allocation failure. */
 STRATA_HIDDEN int strata__deps_lookup(strata__depindex *d, const strata_tensor *t, int write,
                                       uint64_t mark, strata__ltask ***out, size_t *n,
-                                      size_t *cap);
+                                      size_t *cap, int *poisoned);
+/* Tasks below `floor` are retired (failed: those of them that failed);
+ * visits a few buckets, dropping their entries. */
+STRATA_HIDDEN void strata__deps_retire(strata__depindex *d, uint64_t floor);
+STRATA_HIDDEN int strata__deps_note_failed(strata__depindex *d, uint64_t id);
+STRATA_HIDDEN int strata__deps_failed(const strata__depindex *d, uint64_t id);
 STRATA_HIDDEN int strata__deps_reserve(strata__depindex *d, size_t n);
 /* Record an access; never fails after a reserve. */
 STRATA_HIDDEN void strata__deps_record(strata__depindex *d, const strata_tensor *t, int write,

@@ -298,6 +298,7 @@ static void pass(strata_node *n) {
   reap(n);
   expire(n, strata__now_ns());
   send(n);
+  if (n->run.active) strata__run_retire(n);
 }
 
 void strata__loop_poll(strata_node *n) { pass(n); }

@@ -81,7 +81,10 @@ int strata_node_orch_alloc(strata_node_orch *o, uint32_t chip, size_t bytes, str
 static int run_begin(strata_node *n) {
   strata__run *r = &n->run;
   memset(r, 0, sizeof(*r));
-  if (strata__deps_init(&r->deps) != 0 ||
+  r->window = n->cfg.task_window;
+  r->floor = 1;
+  r->tasks = strata__calloc(r->window, sizeof(*r->tasks));
+  if (!r->tasks || strata__deps_init(&r->deps) != 0 ||
       strata__array_grow(&r->scratch, &r->cap_scratch, 0, sizeof(*r->scratch), 16) != 0) {
     strata__run_free(n);
     return strata__fail(STRATA_ENOMEM, "out of memory starting a level run");

@@ -69,13 +69,14 @@ static uint64_t here(const strata_node *m, uint64_t addr) {
   return addr >= lo && addr < lo + (uint64_t)ch->nchips * m->cfg.devmem_bytes ? addr : 0;
 }
 
-static void map_args(const strata_node *n, strata_args *a, int out) {
-  for (uint32_t i = 0; i < a->ntensors && i < STRATA_MAX_TENSOR_ARGS; i++) {
-    strata_tensor *t = &a->tensors[i];
+/* The tensors of a task's record (len bytes; nothing if it is not whole). */
+static void map_args(const strata_node *n, void *blob, uint32_t len, int out) {
+  strata__pargs *a = blob;
+  for (uint32_t i = 0; strata__pargs_valid(a, len) && i < a->ntensors; i++) {
+    strata_tensor *t = &strata__pargs_tensors(a)[i];
     uint64_t d = (uint64_t)(uintptr_t)t->data, b = (uint64_t)(uintptr_t)t->base;
     t->data = (void *)(uintptr_t)(out ? to_off(n, d) : here(n, from_off(n, d)));
     t->base = (void *)(uintptr_t)(out ? to_off(n, b) : t->data ? from_off(n, b) : 0);
-    a->outputs[i] = NULL; /* host pointers of the submitting process */
   }
 }
 
@@ -128,7 +129,7 @@ int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
   memcpy(m->blob, mb->blob, m->blob_len);
   const strata__ext_ops *ext = (const strata__ext_ops *)(uintptr_t)mb->ext;
   if (st == STRATA_MB_CONTROL_REQUEST && ext) snprintf(m->ext, sizeof(m->ext), "%s", ext->name);
-  if (st == STRATA_MB_TASK_READY) map_args(n, (strata_args *)(void *)m->blob, 1);
+  if (st == STRATA_MB_TASK_READY) map_args(n, m->blob, m->blob_len, 1);
   if (st == STRATA_MB_CONTROL_REQUEST && is_device_control(m->command))
     m->arg[0] = to_off(n, m->arg[0]);
   if (st == STRATA_MB_CONTROL_REQUEST && m->command == STRATA_CTL_REGISTER &&
@@ -269,7 +270,7 @@ void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg, const stra
   mb->ext = (uint64_t)(uintptr_t)ext;
   mb->blob_len = msg->blob_len;
   memcpy(mb->blob, msg->blob, msg->blob_len);
-  if (msg->state == STRATA_MB_TASK_READY) map_args(m, (strata_args *)(void *)mb->blob, 0);
+  if (msg->state == STRATA_MB_TASK_READY) map_args(m, mb->blob, mb->blob_len, 0);
   if (msg->state == STRATA_MB_CONTROL_REQUEST && is_device_control(msg->command))
     mb->arg[0] = from_off(m, msg->arg[0]);
   store_release(&mb->state, msg->state); /* pairs with load_acquire in the child's serve() */

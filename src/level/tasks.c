@@ -1,13 +1,23 @@
 /* tasks.c - the tasks of a level run: all-or-nothing submit (directed child
  * tasks, groups, sub tasks), dependencies from the hashed index and explicit
  * deps, ready queues (one per child, one for subs, one for groups),
- * completion, poisoning and the run's first error.
+ * completion, poisoning, the run's first error, and retirement.
  *
  * DESIGN: parent-only, on the thread that runs the orchestration and the
- * loop. A submit first does everything that can fail - validation, edge
- * capacity in each producer, the task itself, index entries, the task table
- * - and only then links the task in; a failure leaves the graph as it was
- * and becomes the run's error. */
+ * loop. A submit first does everything that can fail - validation, window
+ * space, edge capacity in each producer, the task itself, index entries -
+ * and only then links the task in; a failure leaves the graph as it was and
+ * becomes the run's error.
+ *
+ * Memory is bounded by the window (SPEC §3.1), as the chip's task ring: a
+ * task's record holds only its members' arguments (strata__pargs), and
+ * finished tasks retire in id order at the end of each loop pass (never
+ * inside a completion, which may still walk a task's dependents); the
+ * window's slots are indexed by id. A submit that finds the window full
+ * runs the loop until the oldest task retires (back-pressure, under the
+ * task deadline). A retired task is known by its id only: explicit deps
+ * and index entries below the floor are satisfied, or poison their
+ * consumer if the task failed (the index's failed set). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +45,33 @@ void strata__run_error(strata_node *n, int status, const char *msg) {
   if (r->first_error || !status) return;
   r->first_error = status;
   snprintf(r->first_msg, sizeof(r->first_msg), "%s", msg);
+}
+
+static strata__ltask **slot(strata__run *r, uint64_t id) {
+  return &r->tasks[(id - 1) & (r->window - 1)];
+}
+
+static void task_free(strata__ltask *t) {
+  for (uint32_t i = 0; t->m && i < t->nmembers; i++) strata__free(t->m[i].args);
+  strata__free(t->m);
+  strata__free(t->dependents);
+  strata__free(t->msg);
+  strata__free(t);
+}
+
+/* Finished tasks leave the window in id order; a failed one's id is kept
+ * (its late consumers are poisoned). Called between loop phases only. */
+void strata__run_retire(strata_node *n) {
+  strata__run *r = &n->run;
+  while (r->tasks && r->floor <= r->ntasks) {
+    strata__ltask *t = *slot(r, r->floor);
+    if (t->state < STRATA_NT_DONE) break;
+    if (t->state == STRATA_NT_FAILED && strata__deps_note_failed(&r->deps, t->id) != 0)
+      break; /* no memory to remember it: keep the task until there is */
+    *slot(r, r->floor) = NULL;
+    task_free(t);
+    strata__deps_retire(&r->deps, ++r->floor);
+  }
 }
 
 static void make_ready(strata_node *n, strata__ltask *t) {
@@ -132,19 +169,24 @@ static int check_args(strata_node *n, const strata_args *a) {
 static int collect(strata_node *n, const strata_node_member *m, uint32_t nm) {
   strata__run *r = &n->run;
   r->nscratch = 0;
+  r->poison_new = 0;
   r->mark++;
   for (uint32_t i = 0; i < nm; i++) {
     const strata_args *a = m[i].args;
     for (uint32_t k = 0; k < a->ntensors; k++) {
       if (a->tags[k] == STRATA_NO_DEP) continue;
       if (strata__deps_lookup(&r->deps, &a->tensors[k], a->tags[k] != STRATA_INPUT, r->mark,
-                              &r->scratch, &r->nscratch, &r->cap_scratch))
+                              &r->scratch, &r->nscratch, &r->cap_scratch, &r->poison_new))
         return STRATA_ENOMEM;
     }
     for (uint32_t k = 0; k < a->ndeps; k++) {
       uint64_t id = a->deps[k].id;
       if (id == 0 || id > r->ntasks) return STRATA_INVALID_ARGS;
-      strata__ltask *p = r->tasks[id - 1];
+      if (id < r->floor) { /* retired: done, or failed */
+        r->poison_new |= strata__deps_failed(&r->deps, id);
+        continue;
+      }
+      strata__ltask *p = *slot(r, id);
       if (p->mark == r->mark) continue;
       if (strata__array_grow(&r->scratch, &r->cap_scratch, r->nscratch, sizeof(*r->scratch), 16))
         return STRATA_ENOMEM;
@@ -174,26 +216,49 @@ static uint32_t ntensors(const strata_node_member *m, uint32_t nm) {
   return k;
 }
 
+/* Each member gets a record of its own arguments, sized to them. */
 static strata__ltask *new_task(strata_node *n, const strata_node_member *m, uint32_t nm) {
   strata__run *r = &n->run;
   strata__ltask *t = strata__calloc(1, sizeof(*t));
-  if (t) t->m = strata__calloc(nm, sizeof(strata__lmember));
-  if (!t || !t->m || strata__deps_reserve(&r->deps, ntensors(m, nm)) ||
-      strata__array_grow(&r->tasks, &r->cap_tasks, r->ntasks, sizeof(*r->tasks), 64)) {
-    if (t) strata__free(t->m);
-    strata__free(t);
+  int ok = t && (t->m = strata__calloc(nm, sizeof(strata__lmember))) != NULL;
+  for (uint32_t i = 0; ok && i < nm; i++) {
+    t->m[i] = (strata__lmember){m[i].chip, m[i].orch, strata__pargs_new(m[i].args)};
+    t->nmembers = i + 1;
+    ok = t->m[i].args != NULL;
+  }
+  if (!ok || strata__deps_reserve(&r->deps, ntensors(m, nm))) {
+    if (t) task_free(t);
     return NULL;
   }
-  for (uint32_t i = 0; i < nm; i++) t->m[i] = (strata__lmember){m[i].chip, m[i].orch, *m[i].args};
-  t->nmembers = nm;
   return t;
+}
+
+/* ---- the window: back-pressure ---------------------------------------------------- */
+static int window_has_room(strata_node *n, void *arg) {
+  (void)arg;
+  return n->run.ntasks - n->run.floor + 1 < n->run.window;
+}
+
+/* Run the loop until the oldest task retires, under the task deadline. */
+static int window_wait(strata_node *n) {
+  if (window_has_room(n, NULL)) return 0;
+  uint64_t oldest = n->run.floor;
+  uint64_t deadline = strata__deadline_ms(n->cfg.task_timeout_ms);
+  if (strata__loop_until(n, window_has_room, NULL, deadline, "the task window") == 0) return 0;
+  char what[320];
+  snprintf(what, sizeof(what), "the task window of %u tasks is full and task #%llu did not "
+           "finish within %u ms (STRATA_NODE_TASK_TIMEOUT_MS); raise STRATA_NODE_TASK_WINDOW "
+           "(task_window) or submit fewer tasks ahead of the ones they wait for",
+           n->run.window, (unsigned long long)oldest, n->cfg.task_timeout_ms);
+  return bad(n, STRATA_ETIMEDOUT, what);
 }
 
 /* Cannot fail: everything was reserved. */
 static void link_task(strata_node *n, strata__ltask *t) {
   strata__run *r = &n->run;
-  r->tasks[r->ntasks++] = t;
-  t->id = r->ntasks;
+  t->id = ++r->ntasks;
+  *slot(r, t->id) = t;
+  t->poisoned = (uint8_t)r->poison_new;
   t->depth = (uint8_t)r->depth;
   for (uint32_t d = 0; d <= r->depth; d++) r->scopes[d].open++;
   for (size_t i = 0; i < r->nscratch; i++) {
@@ -207,11 +272,13 @@ static void link_task(strata_node *n, strata__ltask *t) {
     p->dependents[p->ndependents++] = t;
     t->npending++;
   }
-  for (uint32_t i = 0; i < t->nmembers; i++)
-    for (uint32_t k = 0; k < t->m[i].args.ntensors; k++)
-      if (t->m[i].args.tags[k] != STRATA_NO_DEP)
-        strata__deps_record(&r->deps, &t->m[i].args.tensors[k],
-                            t->m[i].args.tags[k] != STRATA_INPUT, t);
+  for (uint32_t i = 0; i < t->nmembers; i++) {
+    const strata__pargs *a = t->m[i].args;
+    const uint8_t *tags = strata__pargs_tags(a);
+    for (uint32_t k = 0; k < a->ntensors; k++)
+      if (tags[k] != STRATA_NO_DEP)
+        strata__deps_record(&r->deps, &strata__pargs_tensors(a)[k], tags[k] != STRATA_INPUT, t);
+  }
   if (t->npending == 0 && t->poisoned)
     complete(n, t, STRATA_TASK_POISONED, "skipped: a task it depends on failed");
   else if (t->npending == 0)
@@ -222,7 +289,9 @@ static int submit(strata_node *n, uint8_t kind, const strata_node_member *m, uin
                   strata_task_ref *out) {
   if (n->broken) /* the message names the child; bad() copies it before failing */
     return strata__broken_fail(n, "submit"), bad(n, STRATA_ENDPOINT_FAILURE, strata_last_error());
-  int rc = collect(n, m, nm);
+  int rc = window_wait(n);
+  if (rc) return rc;
+  rc = collect(n, m, nm);
   if (rc == STRATA_INVALID_ARGS)
     return bad(n, rc, "an explicit dependency is not a task of this run");
   if (rc == 0) rc = reserve_edges(n);
@@ -320,12 +389,7 @@ int strata_node_orch_fatal(strata_node_orch *o, const char *fmt, ...) {
 /* ---- end of a run --------------------------------------------------------------------- */
 void strata__run_free(strata_node *n) {
   strata__run *r = &n->run;
-  for (size_t i = 0; i < r->ntasks; i++) {
-    strata__free(r->tasks[i]->dependents);
-    strata__free(r->tasks[i]->m);
-    strata__free(r->tasks[i]->msg);
-    strata__free(r->tasks[i]);
-  }
+  for (uint64_t id = r->floor; r->tasks && id <= r->ntasks; id++) task_free(*slot(r, id));
   strata__free(r->tasks);
   strata__free(r->scratch);
   strata__deps_destroy(&r->deps);

@@ -23,8 +23,9 @@ void strata__post_task(strata_node *n, uint32_t c, const strata__ltask *t, uint3
   mb->command = t->m[member].fn;
   mb->task_id = t->id;
   mb->ext = 0;
-  memcpy(mb->blob, &t->m[member].args, sizeof(strata_args));
-  mb->blob_len = sizeof(strata_args);
+  const strata__pargs *a = t->m[member].args;
+  memcpy(mb->blob, a, a->bytes); /* sized to content (SPEC §3.1) */
+  mb->blob_len = a->bytes;
   post(n, c, STRATA_MB_TASK_READY);
 }
 

@@ -126,14 +126,29 @@ void strata__bridge_end_job(strata__mpi *st) {
 
 /* Rank `from` registered other callables (or in another order) than rank 0:
  * function ids would name other functions there. Its init fails. */
-static void callables_differ(strata__mpi *st, int from) {
+static void init_refused(strata__mpi *st, int from, const char *why) {
   strata__mbox_msg *m = &wire_head(st->scratch, WIRE_REP, (uint32_t)from)->m;
   m->state = STRATA_MB_INIT_FAILED;
   m->error_code = STRATA_EINVAL;
-  snprintf(m->errmsg, sizeof(m->errmsg), "rank %d registered other callables than rank 0 (or "
-           "in another order): register the same ones in the same order on every rank before "
-           "strata_node_init", from);
+  snprintf(m->errmsg, sizeof(m->errmsg), "%s", why);
   strata__port_reply(st->root, (uint32_t)from, m);
+}
+
+static void callables_differ(strata__mpi *st, int from) {
+  char why[256];
+  snprintf(why, sizeof(why), "rank %d registered other callables than rank 0 (or in another "
+           "order): register the same ones in the same order on every rank before "
+           "strata_node_init", from);
+  init_refused(st, from, why);
+}
+
+/* A rank of another strata build: its messages would be misread. */
+static void format_differs(strata__mpi *st, int from, uint64_t theirs) {
+  char why[256];
+  snprintf(why, sizeof(why), "rank %d speaks message format %llu, rank 0 format %u: run the "
+           "same strata build on every host", from, (unsigned long long)theirs,
+           STRATA__MSG_VERSION);
+  init_refused(st, from, why);
 }
 
 void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
@@ -147,6 +162,7 @@ void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
   if (w->h.type == WIRE_REP) {
     if (w->m.state == STRATA_MB_INIT_DONE) {
       snprintf(hosts[from], sizeof(hosts[from]), "%s", w->m.errmsg);
+      if (w->m.arg[3] != STRATA__MSG_VERSION) return format_differs(st, from, w->m.arg[3]);
       if (w->m.task_id != st->digest) return callables_differ(st, from);
       st->ready[from] = 1;
     }

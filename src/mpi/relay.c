@@ -98,6 +98,8 @@ static void init_reply(strata__mpi *st, strata__mbox_msg *m) {
   memcpy(subtree, m->blob, m->blob_len);
   m->blob_len = 0;
   m->task_id = st->digest;
+  /* rank 0 refuses another format (fault hook, tests: claim another one) */
+  m->arg[3] = strata__env_u64("STRATA_FAULT_MSG_VERSION", STRATA__MSG_VERSION, 0, UINT32_MAX, 0);
   snprintf(m->errmsg, sizeof(m->errmsg), "%s", st->host);
 }
 
