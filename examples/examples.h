@@ -57,6 +57,7 @@ int strata_example_random_dag(const strata_example_opts *o, strata_example_resul
 int strata_example_pipeline(const strata_example_opts *o, strata_example_result *r);
 int strata_example_pipeline_check(const strata_example_opts *o, char *msg, size_t len);
 int strata_example_node_dag(const strata_example_opts *o, strata_example_result *r);
+int strata_example_chip_dag(const strata_example_opts *o, strata_example_result *r);
 int strata_example_attention(const strata_example_opts *o, strata_example_result *r);
 
 /* The 16x16 float tile kernel of the matmul example: C (+)= A * B over

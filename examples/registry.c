@@ -14,6 +14,8 @@ static const strata_example list[] = {
      strata_example_pipeline, 0, 1u << 24, strata_example_pipeline_check},
     {"nodedag", "node: random DAG of tiny chip tasks checked against a sequential run",
      strata_example_node_dag, 1u << 20, 0, NULL},
+    {"chipdag", "the nodedag graph as chip tasks of one chip (nodedag's baseline)",
+     strata_example_chip_dag, 1u << 24, 0, NULL},
     {"attention", "tiled attention softmax(QK^T/sqrt(d))V: QK^T and PV on AIC, online "
      "softmax as SPMD on AIV; --chips N splits the heads over the chips of a node",
      strata_example_attention, 0, 4096, NULL},

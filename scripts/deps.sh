@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(cmake make gcc clang libclang-rt-14-dev pkg-config libcmocka-dev  # clang only recommends its sanitizer runtimes
       python3 python3-numpy python3-pytest python3-pip python3-setuptools  # the Python front end
       libopenmpi-dev openmpi-bin)                                          # multi-host (mpirun tests)
-[ "${1:-}" = bench ] && pkgs+=(libstarpu-dev libtbb-dev g++)
+[ "${1:-}" = bench ] && pkgs+=(libstarpu-dev libtbb-dev g++ time)  # time: GNU time's peak RSS
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

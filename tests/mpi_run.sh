@@ -1,5 +1,5 @@
 #!/bin/sh
-# mpi_run.sh [--expect REGEX] [--stdout-lines N] [--signal N] <ranks> <program> [args...]: run a program under
+# mpi_run.sh [--expect REGEX [--expect REGEX2]] [--stdout-lines N] [--signal N] <ranks> <program> [args...]: run a program under
 # `mpirun --oversubscribe --mca btl self,tcp -np <ranks>` (TCP forced, over
 # the loopback interface: every rank is on this machine; root allowed), then check that the job left no process and no /dev/shm entry
 # behind (only what this run created: its processes carry a marker in their
@@ -10,8 +10,9 @@
 # in a failure path): mpirun's report of a rank ended by a signal, or a
 # child that died of SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGABRT, fails the run;
 # --signal N allows the one the test sends (a kill -N of a rank).
-expect=""; lines=""; sent=""
+expect=""; lines=""; sent=""; also=""
 if [ "$1" = "--expect" ]; then expect=$2; shift 2; fi
+if [ "$1" = "--expect" ]; then also=$2; shift 2; fi # a second line that must match too
 if [ "$1" = "--stdout-lines" ]; then lines=$2; shift 2; fi
 if [ "$1" = "--signal" ]; then sent=$2; shift 2; fi
 np=$1; shift
@@ -38,8 +39,8 @@ if [ -n "$crash" ]; then
   exit 1
 fi
 if [ -n "$expect" ]; then
-  if ! grep -Eq "$expect" "$out"; then
-    echo "mpi_run.sh: expected output matching '$expect' (status $rc)" >&2
+  if ! grep -Eq "$expect" "$out" || { [ -n "$also" ] && ! grep -Eq "$also" "$out"; }; then
+    echo "mpi_run.sh: expected output matching '$expect'${also:+ and '$also'} (status $rc)" >&2
     rc=1
   else
     rc=0

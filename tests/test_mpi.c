@@ -472,6 +472,41 @@ STRATA_TEST(l4_kill_of_a_chip_on_another_rank_ends_the_run_naming_it) {
   assert_true(ms_since(t0) < 8000); /* the job ends: the other ranks' 20 s tasks do not drain */
 }
 
+/* STRATA_FAULT_MPI=l3stop:<last rank>:<ms>: the L3 worker the last rank
+ * hosts is stopped mid-task; rank 0 warns at once, and the task deadline
+ * names it as stopped (the rank's own process saw the stop), not as slow. */
+static void sleep_on_last(strata_node_orch *o, void *arg) {
+  strata_tensor *t = arg;
+  uint32_t w = strata_node_chips(strata_node_orch_node(o)) / 2 - 1;
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_NO_DEP, &t[w]);
+  strata_args_scalar(&a, 2500); /* ms: done by itself well before the deadline */
+  strata_args_scalar(&a, 1);
+  strata_node_submit_child(o, w, L_SLEEP, &a, NULL);
+}
+
+STRATA_TEST(l4_stopped_l3_worker_is_named_as_stopped) {
+  (void)state;
+  if (strata_mpi_size() < 2 || !getenv("STRATA_FAULT_MPI")) exit(77);
+  strata_node *n = l4_new(2, 4000);
+  init_ok(n);
+  uint32_t workers = strata_node_chips(n) / 2;
+  strata_tensor t[8];
+  for (uint32_t w = 0; w < workers; w++) t[w] = dev_f64(n, w * 2, 1, 0);
+  uint64_t t0 = now_ns();
+  strata_node_run_info info;
+  int rc = strata_node_run(n, sleep_on_last, t, &info);
+  assert_int_equal(rc, STRATA_ETIMEDOUT);
+  assert_true(ms_since(t0) < 15000);
+  char want[64];
+  snprintf(want, sizeof(want), "rank %u", workers - 1);
+  assert_non_null(strstr(info.message, want));
+  assert_non_null(strstr(info.message, "is stopped"));
+  strata_node_close(n);
+  fprintf(stderr, "fault test ok: %s\n", info.message);
+}
+
 STRATA_TEST(l4_stopped_rank_ends_the_run_naming_it) {
   (void)state;
   uint64_t t0 = now_ns();

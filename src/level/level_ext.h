@@ -122,6 +122,9 @@ typedef struct strata__remote_ops {
   void (*stop)(strata_node *n, void *ctx);   /* strata_node_close, after teardown */
   /* "rank 1" and where it runs, for messages */
   const char *(*where)(void *ctx, uint32_t child, char *buf, size_t len);
+  /* 1 if the transport learned that the child's process is stopped (SIGSTOP,
+   * a debugger): the engine names it as the culprit at a deadline */
+  int (*stopped)(void *ctx, uint32_t child);
 } strata__remote_ops;
 
 typedef int (*strata__claim_fn)(strata_node *n);
@@ -177,6 +180,8 @@ STRATA_HIDDEN void strata__mirror_kill(strata_node *m);
 /* The event the child signals after every reply (a place to park). */
 STRATA_HIDDEN strata__event *strata__mirror_event(strata_node *m);
 STRATA_HIDDEN pid_t strata__mirror_pid(const strata_node *m);
+/* 1 if the hosted child is stopped (its /proc state). */
+STRATA_HIDDEN int strata__mirror_stopped(const strata_node *m);
 /* The fork server's pidfd of the child it forked (-1 without pidfd support). */
 STRATA_HIDDEN int strata__mirror_pidfd(const strata_node *h);
 /* SHUTDOWN (SIGKILL after a grace period), wait for the fork server's

@@ -191,13 +191,21 @@ static uint64_t child_deadline(const strata_node *n, const strata__child *ch) {
   return ch->start_ns + (uint64_t)n->cfg.task_timeout_ms * STRATA_NS_PER_MS;
 }
 
+/* A child whose process is stopped: its /proc state here, or what its
+ * transport learned on the rank that hosts it. */
+static int child_is_stopped(const strata_node *n, uint32_t c) {
+  const strata__child *ch = &n->child[c];
+  if (!ch->remote) return strata__child_stopped(ch);
+  return n->rops->stopped && n->rops->stopped(n->rctx, c);
+}
+
 /* Kill every stopped child, naming it as the culprit; returns how many. */
 static int kill_stopped(strata_node *n, uint32_t waiter) {
   char name[160], wname[160], msg[640];
   int k = 0;
   for (uint32_t c = 0; c < n->nchildren; c++) {
     strata__child *ch = &n->child[c];
-    if (!ch->alive || !strata__child_stopped(ch)) continue;
+    if (!ch->alive || !child_is_stopped(n, c)) continue;
     ch->killed_for = KILL_STOPPED;
     strata__child_kill(n, c);
     snprintf(msg, sizeof(msg), "%s is stopped (SIGSTOP?) and made no progress for %u ms%s%s; "
@@ -216,7 +224,7 @@ static void expire(strata_node *n, uint64_t now) {
   for (uint32_t c = 0; c < n->nchildren; c++) {
     strata__child *ch = &n->child[c];
     if (now < child_deadline(n, ch) || ch->killed_for) continue;
-    if (kill_stopped(n, c) && !strata__child_stopped(ch)) {
+    if (kill_stopped(n, c) && !child_is_stopped(n, c)) {
       ch->start_ns = now; /* healthy: its wait fails once the culprit is gone */
       continue;
     }

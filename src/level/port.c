@@ -323,6 +323,10 @@ strata__event *strata__mirror_event(strata_node *m) { return &m->hdr->parent_ev;
 
 pid_t strata__mirror_pid(const strata_node *m) { return m->child[m->mirror_child].pid; }
 
+int strata__mirror_stopped(const strata_node *m) {
+  return m->child[m->mirror_child].alive && strata__child_stopped(&m->child[m->mirror_child]);
+}
+
 int strata__mirror_pidfd(const strata_node *h) { return h->child[h->mirror_child].pidfd; }
 
 static int mirror_gone(strata_node *m, uint64_t deadline) {

@@ -72,7 +72,13 @@ static const char *where(void *ctx, uint32_t c, char *buf, size_t len) {
   return buf;
 }
 
-const strata__remote_ops strata__bridge_ops = {"mpi", start, posted, kill_child, stop, where};
+static int stopped(void *ctx, uint32_t c) {
+  strata__mpi *st = ctx;
+  return READ_ONCE(st->stopped[c % STRATA_MPI_MAX_RANKS]);
+}
+
+const strata__remote_ops strata__bridge_ops = {"mpi", start, posted, kill_child, stop, where,
+                                               stopped};
 
 /* ---- the MPI thread's side ------------------------------------------------------- */
 static int take_kill(strata__mpi *st, int c) {
@@ -159,6 +165,10 @@ void strata__bridge_on(strata__mpi *st, int from, const wire_msg *w) {
     return strata__mpi_send(st, from, p);
   }
   if (st->gone[from]) return;
+  if (w->h.type == WIRE_STOPPED) { /* said at once; the deadline names it as the culprit */
+    WRITE_ONCE(st->stopped[from], (int)w->m.arg[0]);
+    return strata__warn("L4 child %d (rank %d on %s): %s", from, from, hosts[from], w->m.errmsg);
+  }
   if (w->h.type == WIRE_REP) {
     if (w->m.state == STRATA_MB_INIT_DONE) {
       snprintf(hosts[from], sizeof(hosts[from]), "%s", w->m.errmsg);

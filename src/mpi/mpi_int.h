@@ -49,7 +49,8 @@ enum {
   WIRE_GO,      /* 0 -> r: every rank is ready */
   WIRE_BYE,     /* 0 -> r: the worker is closed on every rank (end of a lifetime) */
   WIRE_PING,    /* r -> 0: arg[0] = r's clock (clock offset for traces) */
-  WIRE_PONG     /* 0 -> r: arg[0] echoed, arg[1] = rank 0's clock */
+  WIRE_PONG,    /* 0 -> r: arg[0] echoed, arg[1] = rank 0's clock */
+  WIRE_STOPPED  /* r -> 0: arg[0] = 1 if r's child is stopped now, 0 if continued */
 };
 
 /* What travels on STRATA_MPI_TAG_CTRL: this header, then the mailbox message
@@ -68,7 +69,7 @@ typedef struct wire_msg {
 static inline size_t wire_len(const wire_msg *w) {
   size_t head = offsetof(wire_msg, m) + offsetof(strata__mbox_msg, blob);
   return w->h.type == WIRE_REQ || w->h.type == WIRE_REP || w->h.type == WIRE_LOST ||
-                 w->h.type == WIRE_PING || w->h.type == WIRE_PONG
+                 w->h.type == WIRE_PING || w->h.type == WIRE_PONG || w->h.type == WIRE_STOPPED
              ? head + w->m.blob_len : offsetof(wire_msg, m);
 }
 
@@ -128,10 +129,14 @@ typedef struct strata__mpi {
   int failed;                      /* a peer was lost: no MPI_Finalize */
   /* bridge (rank 0) */
   int gone[STRATA_MPI_MAX_RANKS];  /* remote child reported lost */
+  _Atomic int stopped[STRATA_MPI_MAX_RANKS]; /* MPI thread writes (WIRE_STOPPED), the
+                                     engine reads at a deadline (relaxed: a hint) */
   int ready[STRATA_MPI_MAX_RANKS];
   int go_sent;
   /* relay */
   int relay_busy, relay_done;      /* a request in the child's hands; the child is gone */
+  int child_stopped;               /* last stop state sent to rank 0 */
+  uint64_t stop_checked;           /* when the child's /proc state was read last */
   wire_msg *scratch;               /* one message being built */
   char host[64];
   uint64_t digest;                 /* strata__registry_digest of this rank's worker */

@@ -69,9 +69,10 @@ void strata__relay_on(strata__mpi *st, wire_msg *w) {
   st->relay_busy = m->state != STRATA_MB_SHUTDOWN;
 }
 
-/* ---- fault injection (tests): STRATA_FAULT_MPI=<kill|stop|chip>:<rank>:<ms>
+/* ---- fault injection (tests): STRATA_FAULT_MPI=<kill|stop|l3stop|chip>:<rank>:<ms>
  * on `rank`, <ms> after its first task arrived: SIGKILL or SIGSTOP this
- * rank's process, or SIGKILL its subtree's chip 1. */
+ * rank's process, SIGSTOP the L3 worker it hosts, or SIGKILL its subtree's
+ * chip 1. */
 static pid_t subtree[STRATA__MSG_BLOB_MAX / sizeof(pid_t)];
 static uint32_t nsubtree;
 
@@ -81,13 +82,14 @@ static void fault_check(strata__mpi *st) {
   char what[8] = "";
   unsigned rank = 0, ms = 0;
   const char *s = getenv("STRATA_FAULT_MPI");
-  if (done || !s || sscanf(s, "%7[a-z]:%u:%u", what, &rank, &ms) != 3 || rank != (unsigned)st->rank)
+  if (done || !s || sscanf(s, "%7[a-z0-9]:%u:%u", what, &rank, &ms) != 3 || rank != (unsigned)st->rank)
     return;
   if (!armed) armed = st->relay_busy ? strata__now_ns() : 0;
   if (!armed || strata__now_ns() - armed < (uint64_t)ms * STRATA_NS_PER_MS) return;
   done = 1;
   if (strcmp(what, "kill") == 0) raise(SIGKILL);
   if (strcmp(what, "stop") == 0) raise(SIGSTOP);
+  if (strcmp(what, "l3stop") == 0) kill(strata__mirror_pid(st->mirror), SIGSTOP);
   if (strcmp(what, "chip") == 0 && nsubtree > 1) kill(subtree[1], SIGKILL);
 }
 
@@ -103,8 +105,27 @@ static void init_reply(strata__mpi *st, strata__mbox_msg *m) {
   snprintf(m->errmsg, sizeof(m->errmsg), "%s", st->host);
 }
 
+/* The rank's own process sees a stop of the child it hosts: rank 0 learns it
+ * at once (a warning there) and names it at the task deadline. */
+#define STOP_CHECK_NS (100ull * STRATA_NS_PER_MS)
+static void stop_check(strata__mpi *st) {
+  uint64_t now = strata__now_ns();
+  if (now - st->stop_checked < STOP_CHECK_NS) return;
+  st->stop_checked = now;
+  int stopped = strata__mirror_stopped(st->mirror);
+  if (stopped == st->child_stopped) return;
+  st->child_stopped = stopped;
+  wire_msg *w = wire_head(st->scratch, WIRE_STOPPED, (uint32_t)st->rank);
+  w->m.arg[0] = (uint64_t)stopped;
+  snprintf(w->m.errmsg, sizeof(w->m.errmsg), stopped ? "its L3 worker (pid %d) was stopped "
+           "(SIGSTOP?); a request to it fails at the task deadline unless it is continued"
+           : "its L3 worker (pid %d) was continued", (int)strata__mirror_pid(st->mirror));
+  strata__mpi_send(st, 0, w);
+}
+
 void strata__relay_poll(strata__mpi *st) {
   if (st->relay_done || !st->mirror) return;
+  stop_check(st);
   fault_check(st);
   wire_msg *w = st->scratch;
   if (strata__mirror_poll(st->mirror, &w->m)) {
