@@ -437,21 +437,22 @@ static void sleep_everywhere(strata_node_orch *o, void *arg) {
   }
 }
 
-/* Under mpirun with STRATA_FAULT_MPI=<kill|chip|stop>:<last rank>:<ms> (see
- * src/mpi/relay.c): the run fails within the peer deadline, naming the rank. */
-static void fault_run(const char *expect) {
+/* Under mpirun with STRATA_FAULT_MPI=<kill|chip|stop|l3stop>:<last rank>:<ms>
+ * (see src/mpi/relay.c): the run of orch under a task deadline of
+ * timeout_ms fails within 15 s, naming the rank and `expect`. */
+static void fault_run_with(strata_node_orch_fn orch, uint32_t timeout_ms, const char *expect) {
   if (strata_mpi_size() < 2 || !getenv("STRATA_FAULT_MPI")) exit(77); /* needs mpirun and a fault */
-  strata_node *n = l4_new(2, 60000);
+  strata_node *n = l4_new(2, timeout_ms);
   init_ok(n);
   uint32_t workers = strata_node_chips(n) / 2;
   strata_tensor t[8];
   for (uint32_t w = 0; w < workers; w++) t[w] = dev_f64(n, w * 2, 1, 0);
   uint64_t t0 = now_ns();
   strata_node_run_info info;
-  int rc = strata_node_run(n, sleep_everywhere, t, &info);
+  int rc = strata_node_run(n, orch, t, &info);
   fprintf(stderr, "run ended after %llu ms: %s\n", (unsigned long long)ms_since(t0), info.message);
   assert_int_not_equal(rc, 0);
-  assert_true(ms_since(t0) < 15000); /* the peer deadline, not the 20 s tasks */
+  assert_true(ms_since(t0) < 15000); /* the peer or task deadline, not the 20 s tasks */
   char want[32];
   snprintf(want, sizeof(want), "rank %u", workers - 1);
   assert_non_null(strstr(info.message, want));
@@ -459,6 +460,8 @@ static void fault_run(const char *expect) {
   strata_node_close(n);
   fprintf(stderr, "fault test ok: %s\n", info.message);
 }
+
+static void fault_run(const char *expect) { fault_run_with(sleep_everywhere, 60000, expect); }
 
 STRATA_TEST(l4_kill_of_a_rank_ends_the_run_naming_it) {
   (void)state;
@@ -488,23 +491,7 @@ static void sleep_on_last(strata_node_orch *o, void *arg) {
 
 STRATA_TEST(l4_stopped_l3_worker_is_named_as_stopped) {
   (void)state;
-  if (strata_mpi_size() < 2 || !getenv("STRATA_FAULT_MPI")) exit(77);
-  strata_node *n = l4_new(2, 4000);
-  init_ok(n);
-  uint32_t workers = strata_node_chips(n) / 2;
-  strata_tensor t[8];
-  for (uint32_t w = 0; w < workers; w++) t[w] = dev_f64(n, w * 2, 1, 0);
-  uint64_t t0 = now_ns();
-  strata_node_run_info info;
-  int rc = strata_node_run(n, sleep_on_last, t, &info);
-  assert_int_equal(rc, STRATA_ETIMEDOUT);
-  assert_true(ms_since(t0) < 15000);
-  char want[64];
-  snprintf(want, sizeof(want), "rank %u", workers - 1);
-  assert_non_null(strstr(info.message, want));
-  assert_non_null(strstr(info.message, "is stopped"));
-  strata_node_close(n);
-  fprintf(stderr, "fault test ok: %s\n", info.message);
+  fault_run_with(sleep_on_last, 4000, "is stopped");
 }
 
 STRATA_TEST(l4_stopped_rank_ends_the_run_naming_it) {

@@ -281,7 +281,8 @@ void cli_bench_usage(FILE *out) {
                "  --json                  print the sweep as JSON\n");
 }
 
-static int parse_one(bench_opts *bo, int argc, char **argv, int *i) {
+static int parse_one(void *ctx, int argc, char **argv, int *i) {
+  bench_opts *bo = ctx;
   const char *a = argv[*i];
   if (strcmp(a, "--check") == 0) return bo->check = 1, 0;
   if (strcmp(a, "--json") == 0) return bo->json = 1, 0;
@@ -296,16 +297,8 @@ static int parse_one(bench_opts *bo, int argc, char **argv, int *i) {
 /* 0 to run, -1 after printing help, else the exit status of a usage error. */
 static int parse(int argc, char **argv, bench_opts *bo) {
   *bo = (bench_opts){8, 64 << 20, 2, 2, 20, 1, 4 << 20, 0, 0, 0};
-  if (argc >= 3 && cli_is_help(argv[2])) return cli_bench_usage(stdout), -1;
-  if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
-    fprintf(stderr, "strata: bench needs a collective: allreduce\n");
-    return cli_bench_usage(stderr), CLI_USAGE;
-  }
-  for (int i = 3; i < argc; i++) {
-    if (cli_is_help(argv[i])) return cli_bench_usage(stdout), -1;
-    int rc = parse_one(bo, argc, argv, &i);
-    if (rc) return rc;
-  }
+  int rc = cli_parse_collective_cmd(argc, argv, "bench", cli_bench_usage, parse_one, bo);
+  if (rc) return rc;
   if (bo->min_bytes > bo->max_bytes) {
     fprintf(stderr, "strata: --min-bytes %llu is above --max-bytes %llu\n",
             (unsigned long long)bo->min_bytes, (unsigned long long)bo->max_bytes);

@@ -18,3 +18,18 @@ int cli_number(const char *flag, const char *val, uint64_t min, uint64_t max, ui
 }
 
 int cli_is_help(const char *s) { return s && (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0); }
+
+int cli_parse_collective_cmd(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
+                             int (*one)(void *ctx, int argc, char **argv, int *i), void *ctx) {
+  if (argc >= 3 && cli_is_help(argv[2])) return usage(stdout), -1;
+  if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
+    fprintf(stderr, "strata: %s needs a collective: allreduce\n", cmd);
+    return usage(stderr), CLI_USAGE;
+  }
+  for (int i = 3; i < argc; i++) {
+    if (cli_is_help(argv[i])) return usage(stdout), -1;
+    int rc = one(ctx, argc, argv, &i);
+    if (rc) return rc;
+  }
+  return 0;
+}

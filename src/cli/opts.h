@@ -6,6 +6,7 @@
 #define STRATA_CLI_OPTS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define CLI_USAGE 2 /* exit status of a usage error */
 #define CLI_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -17,5 +18,13 @@ int cli_number(const char *flag, const char *val, uint64_t min, uint64_t max, ui
 
 /* 1 if s is -h or --help. */
 int cli_is_help(const char *s);
+
+/* `strata <cmd> allreduce [options]`: argv[2] must be the collective; each
+ * option goes through one(ctx, argc, argv, &i) (0, or a usage error's exit
+ * status). Returns 0 to run, -1 after printing help (usage(stdout)), else
+ * the exit status of a usage error (usage(stderr) when the collective is
+ * missing). */
+int cli_parse_collective_cmd(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
+                             int (*one)(void *ctx, int argc, char **argv, int *i), void *ctx);
 
 #endif

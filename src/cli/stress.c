@@ -272,7 +272,8 @@ static int set_u32(const char *flag, const char *v, uint64_t max, uint32_t *out)
   return rc;
 }
 
-static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
+static int parse_one(void *ctx, int argc, char **argv, int *i) {
+  stress_opts *so = ctx;
   const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
   if (strcmp(a, "--json") == 0) return so->json = 1, 0;
   if (strcmp(a, "--legacy-sched-timeout") == 0) return so->legacy = 1, 0;
@@ -290,17 +291,7 @@ static int parse_one(stress_opts *so, int argc, char **argv, int *i) {
 /* 0 to run, -1 after printing help, else the exit status of a usage error. */
 static int parse(int argc, char **argv, stress_opts *so) {
   *so = (stress_opts){2, 30, 0, 0, 0, 1000, 0, "tail:1150", NULL};
-  if (argc >= 3 && cli_is_help(argv[2])) return cli_stress_usage(stdout), -1;
-  if (argc < 3 || strcmp(argv[2], "allreduce") != 0) {
-    fprintf(stderr, "strata: stress needs a collective: allreduce\n");
-    return cli_stress_usage(stderr), CLI_USAGE;
-  }
-  for (int i = 3; i < argc; i++) {
-    if (cli_is_help(argv[i])) return cli_stress_usage(stdout), -1;
-    int rc = parse_one(so, argc, argv, &i);
-    if (rc) return rc;
-  }
-  return 0;
+  return cli_parse_collective_cmd(argc, argv, "stress", cli_stress_usage, parse_one, so);
 }
 
 int cli_stress(int argc, char **argv) {

@@ -217,18 +217,18 @@ static void key(const flush_ctx *f, uint64_t id, int level, char *buf, size_t le
            (unsigned long long)id);
 }
 
-/* ",\"deps\":[...]" of the producers of task id (level 3 records only). */
+/* ",\"deps\":[...]" of the producers of task id (level 3 records only; an
+ * empty list says the task had none, so a reader knows deps were traced). */
 static void deps_of(const flush_ctx *f, uint64_t id, int level, char *buf, size_t len) {
-  size_t k = 0;
+  size_t k = (size_t)snprintf(buf, len, ",\"deps\":[");
   char kb[64];
-  buf[0] = '\0';
-  for (size_t i = 0; i < f->r->n && k + 80 < len; i++) {
+  for (size_t i = 0, n = 0; i < f->r->n && k + 80 < len; i++) {
     const strata__tev *e = &f->r->ev[i];
     if (e->type != STRATA_TEV_EDGE || e->id != id || (int)e->aux != level) continue;
     key(f, e->a, level, kb, sizeof(kb));
-    k += (size_t)snprintf(buf + k, len - k, "%s\"%s\"", k ? "," : ",\"deps\":[", kb);
+    k += (size_t)snprintf(buf + k, len - k, "%s\"%s\"", n++ ? "," : "", kb);
   }
-  if (k) snprintf(buf + k, len - k, "]");
+  snprintf(buf + k, len - k, "]");
 }
 
 static void write_task(const flush_ctx *f, const strata__tev *e, int level) {

@@ -61,6 +61,7 @@ static int resolve_deps(trace *t, const jval *const *src) {
   qsort(by, t->ntasks, sizeof(*by), cmp_key);
   for (size_t i = 0; i < t->ntasks; i++) {
     const jval *deps = jget(jget(src[i], "args"), "deps");
+    if (deps) t->has_deps = 1; /* traced at level 3, even with no producer */
     for (size_t d = 0; deps && d < deps->n; d++) {
       ttask probe = {.key = jstr(deps->items[d], "")}, *pp = &probe;
       ttask **hit = bsearch(&pp, by, t->ntasks, sizeof(*by), cmp_key);
