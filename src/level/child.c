@@ -28,7 +28,7 @@ typedef struct devblock {
   size_t off, len;
 } devblock;
 
-typedef struct child_state {
+struct child_state {
   strata_node *n;
   uint32_t c;
   strata__mailbox *mb;
@@ -38,7 +38,8 @@ typedef struct child_state {
   size_t slice_bytes;
   devblock used[DEVMEM_MAX_BLOCKS]; /* sorted by offset */
   uint32_t nused;
-} child_state;
+};
+typedef struct child_state child_state;
 
 /* ---- fault injection ------------------------------------------------------- */
 /* STRATA_FAULT_INIT_DELAY_MS:
@@ -359,25 +360,51 @@ static int control_register(child_state *cs, char *msg, size_t len) {
   return rc;
 }
 
+static int control_prepare(child_state *cs, char *msg, size_t len) {
+  (void)cs, (void)msg, (void)len;
+  return 0;
+}
+
+/* ---- the control table (level_int.h) --------------------------------------------- */
+#define DEVICE_ROW(c, name, f) {c, name, f, control_memory, control_forward}
+#define EXT_ROW(c, name) {c, name, STRATA_CTLF_EXT, control_ext, NULL}
+static const strata__ctl_row ctl_table[] = {
+    DEVICE_ROW(STRATA_CTL_MALLOC, "MALLOC", STRATA_CTLF_DEV_RESULT),
+    DEVICE_ROW(STRATA_CTL_FREE, "FREE", STRATA_CTLF_DEV_ARG0),
+    DEVICE_ROW(STRATA_CTL_COPY_TO, "COPY_TO", STRATA_CTLF_DEV_ARG0),
+    DEVICE_ROW(STRATA_CTL_COPY_FROM, "COPY_FROM", STRATA_CTLF_DEV_ARG0 | STRATA_CTLF_REPLY_BLOB),
+    {STRATA_CTL_PREPARE, "PREPARE", 0, control_prepare, NULL},
+    {STRATA_CTL_REGISTER, "REGISTER", STRATA_CTLF_FUNC_BLOB, control_register, NULL},
+    EXT_ROW(STRATA_CTL_COMM_INIT, "COMM_INIT"),
+    EXT_ROW(STRATA_CTL_ALLOC_DOMAIN, "ALLOC_DOMAIN"),
+    EXT_ROW(STRATA_CTL_RELEASE_DOMAIN, "RELEASE_DOMAIN"),
+};
+
+const strata__ctl_row *strata__ctl_row_of(uint32_t ctl) {
+  for (size_t i = 0; i < STRATA_ARRAY_SIZE(ctl_table); i++)
+    if (ctl_table[i].ctl == ctl) return &ctl_table[i];
+  return NULL;
+}
+
+const char *strata__ctl_name(uint32_t ctl) {
+  const strata__ctl_row *r = strata__ctl_row_of(ctl);
+  return r ? r->name : "?";
+}
+
+int strata__ctl_has(uint32_t ctl, uint32_t f) {
+  const strata__ctl_row *r = strata__ctl_row_of(ctl);
+  return r && (r->flags & f) != 0;
+}
+
 static int control_dispatch(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
   const char *d = getenv("STRATA_FAULT_CONTROL_DELAY_MS");
   if (d) strata__sleep_ms((uint32_t)strtoul(d, NULL, 10));
-  switch (mb->command) {
-    case STRATA_CTL_MALLOC:
-    case STRATA_CTL_FREE:
-    case STRATA_CTL_COPY_TO:
-    case STRATA_CTL_COPY_FROM:
-      return cs->worker ? control_forward(cs, msg, len) : control_memory(cs, msg, len);
-    case STRATA_CTL_PREPARE: return 0;
-    case STRATA_CTL_REGISTER: return control_register(cs, msg, len);
-    case STRATA_CTL_COMM_INIT:
-    case STRATA_CTL_ALLOC_DOMAIN:
-    case STRATA_CTL_RELEASE_DOMAIN: return control_ext(cs, msg, len);
-    default:
-      return snprintf(msg, len, "control %u is not implemented by this child", mb->command),
-             STRATA_ENOSYS;
-  }
+  const strata__ctl_row *r = strata__ctl_row_of(mb->command);
+  if (!r)
+    return snprintf(msg, len, "control %u is not implemented by this child", mb->command),
+           STRATA_ENOSYS;
+  return (cs->worker && r->worker ? r->worker : r->chip)(cs, msg, len);
 }
 
 /* A worker child whose own child died while it was idle: it says so in its

@@ -55,6 +55,31 @@ enum strata__control {
   /* 8..10: the extension controls of level_ext.h */
 };
 
+/* The control protocol is one table (child.c, with the handlers): a row
+ * says how the control travels, the engine, the remote port and the child
+ * read nothing else. Adding a control is one row and its handler. */
+enum {
+  STRATA_CTLF_DEV_ARG0 = 1u << 0,   /* arg[0] is a device address */
+  STRATA_CTLF_DEV_RESULT = 1u << 1, /* the reply's result is a device address */
+  STRATA_CTLF_REPLY_BLOB = 1u << 2, /* the reply carries arg[1] bytes back */
+  STRATA_CTLF_FUNC_BLOB = 1u << 3,  /* the request's blob is a strata__func: it travels by name */
+  STRATA_CTLF_EXT = 1u << 4         /* handled by the extension the request names */
+};
+struct child_state;
+typedef int (*strata__ctl_handler)(struct child_state *cs, char *msg, size_t len);
+typedef struct strata__ctl_row {
+  uint32_t ctl;
+  const char *name;
+  uint32_t flags;                  /* STRATA_CTLF_* */
+  strata__ctl_handler chip;        /* in a chip or sub child */
+  strata__ctl_handler worker;      /* in a worker child (NULL: as chip) */
+} strata__ctl_row;
+/* The row of control ctl, or NULL if there is none. */
+STRATA_HIDDEN const strata__ctl_row *strata__ctl_row_of(uint32_t ctl);
+/* Its name ("?" if unknown) and whether it has flag f. */
+STRATA_HIDDEN const char *strata__ctl_name(uint32_t ctl);
+STRATA_HIDDEN int strata__ctl_has(uint32_t ctl, uint32_t f);
+
 #define STRATA_MBOX_MAGIC 0x53544d42u /* "STMB" */
 #define STRATA_MBOX_VERSION STRATA__MSG_VERSION /* level_ext.h */
 #define STRATA_MBOX_BYTES (64u * 1024u)

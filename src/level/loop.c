@@ -18,20 +18,13 @@
 
 #include "level/level_int.h"
 
-static const char *control_name(uint32_t ctl) {
-  static const char *const names[] = {"?",        "MALLOC",    "FREE",         "COPY_TO",
-                                      "COPY_FROM", "PREPARE",  "REGISTER",     "UNREGISTER",
-                                      "COMM_INIT", "ALLOC_DOMAIN", "RELEASE_DOMAIN"};
-  return ctl < STRATA_ARRAY_SIZE(names) ? names[ctl] : "?";
-}
-
 /* ---- completing requests ---------------------------------------------------------- */
 static void ctl_finish(strata_node *n, uint32_t c, strata__ctl *q, int status, const char *msg) {
   char name[160];
   q->status = status;
   if (status)
     snprintf(q->msg, sizeof(q->msg), "%s: %s failed: %s", strata__child_name(n, c, name, sizeof(name)),
-             control_name(q->ctl), msg[0] ? msg : strata_strerror(status));
+             strata__ctl_name(q->ctl), msg[0] ? msg : strata_strerror(status));
   q->done = 1;
   if (q->cb) q->cb(n, q->cb_ctx, status);
   if (q->owned) strata__free(q);
@@ -141,7 +134,7 @@ void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg)
 static void lost_msg(strata_node *n, uint32_t c, int *status, char *msg, size_t len) {
   strata__child *ch = &n->child[c];
   char ctl[48];
-  snprintf(ctl, sizeof(ctl), "control %s", ch->ctl ? control_name(ch->ctl->ctl) : "?");
+  snprintf(ctl, sizeof(ctl), "control %s", ch->ctl ? strata__ctl_name(ch->ctl->ctl) : "?");
   const char *during = ch->busy == BUSY_TASK ? "a task" : ch->busy == BUSY_CTL ? ctl
                        : ch->ready ? "idle time" : "init";
   *status = STRATA_ENDPOINT_FAILURE;
@@ -372,7 +365,7 @@ static int ctl_done(strata_node *n, void *arg) {
 
 int strata__ctl_sync(strata_node *n, uint32_t c, strata__ctl *q) {
   char what[64];
-  snprintf(what, sizeof(what), "control %s", control_name(q->ctl));
+  snprintf(what, sizeof(what), "control %s", strata__ctl_name(q->ctl));
   strata__ctl_queue(n, c, q);
   /* the child may first finish a task: its deadline, then the control's */
   uint64_t deadline = strata__deadline_ms(n->cfg.task_timeout_ms) +

@@ -94,9 +94,6 @@ static int func_by_name(strata__func *f, char *msg, size_t len) {
   return -1;
 }
 
-static int is_device_control(uint32_t cmd) {
-  return cmd == STRATA_CTL_FREE || cmd == STRATA_CTL_COPY_TO || cmd == STRATA_CTL_COPY_FROM;
-}
 
 /* ---- callables ---------------------------------------------------------------------- */
 uint64_t strata__registry_digest(const strata_node *n) {
@@ -130,9 +127,9 @@ int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
   const strata__ext_ops *ext = (const strata__ext_ops *)(uintptr_t)mb->ext;
   if (st == STRATA_MB_CONTROL_REQUEST && ext) snprintf(m->ext, sizeof(m->ext), "%s", ext->name);
   if (st == STRATA_MB_TASK_READY) map_args(n, m->blob, m->blob_len, 1);
-  if (st == STRATA_MB_CONTROL_REQUEST && is_device_control(m->command))
+  if (st == STRATA_MB_CONTROL_REQUEST && strata__ctl_has(m->command, STRATA_CTLF_DEV_ARG0))
     m->arg[0] = to_off(n, m->arg[0]);
-  if (st == STRATA_MB_CONTROL_REQUEST && m->command == STRATA_CTL_REGISTER &&
+  if (st == STRATA_MB_CONTROL_REQUEST && strata__ctl_has(m->command, STRATA_CTLF_FUNC_BLOB) &&
       func_by_name((strata__func *)(void *)m->blob, m->errmsg, sizeof(m->errmsg)))
     return -1;
   return 1;
@@ -141,7 +138,7 @@ int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
 void strata__port_reply(strata_node *n, uint32_t c, const strata__mbox_msg *m) {
   strata__mailbox *mb = strata__mbox(n, c);
   mb->error_code = m->error_code;
-  mb->result = m->command == STRATA_CTL_MALLOC && m->state == STRATA_MB_CONTROL_DONE
+  mb->result = strata__ctl_has(m->command, STRATA_CTLF_DEV_RESULT) && m->state == STRATA_MB_CONTROL_DONE
                    ? from_off(n, m->result) : m->result;
   if (m->state == STRATA_MB_INIT_DONE) mb->result = 0; /* its pids live on another host */
   mb->elapsed_ns = m->elapsed_ns;
@@ -271,7 +268,7 @@ void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg, const stra
   mb->blob_len = msg->blob_len;
   memcpy(mb->blob, msg->blob, msg->blob_len);
   if (msg->state == STRATA_MB_TASK_READY) map_args(m, mb->blob, mb->blob_len, 0);
-  if (msg->state == STRATA_MB_CONTROL_REQUEST && is_device_control(msg->command))
+  if (msg->state == STRATA_MB_CONTROL_REQUEST && strata__ctl_has(msg->command, STRATA_CTLF_DEV_ARG0))
     mb->arg[0] = from_off(m, msg->arg[0]);
   store_release(&mb->state, msg->state); /* pairs with load_acquire in the child's serve() */
   strata__event_signal(&mb->child_ev);
@@ -290,13 +287,14 @@ int strata__mirror_poll(strata_node *m, strata__mbox_msg *out) {
   out->result = mb->result;
   out->elapsed_ns = mb->elapsed_ns;
   snprintf(out->errmsg, sizeof(out->errmsg), "%s", mb->errmsg);
-  if (st == STRATA_MB_CONTROL_DONE && mb->command == STRATA_CTL_MALLOC)
+  if (st == STRATA_MB_CONTROL_DONE && strata__ctl_has(mb->command, STRATA_CTLF_DEV_RESULT))
     out->result = to_off(m, mb->result);
   if (st == STRATA_MB_INIT_DONE) { /* the subtree's pids, for this host's tooling */
     out->blob_len = (uint32_t)(mb->result < STRATA_MAX_TREE_PIDS ? mb->result : 0) * sizeof(pid_t);
     memcpy(out->blob, mb->blob, out->blob_len);
   }
-  if (st == STRATA_MB_CONTROL_DONE && mb->command == STRATA_CTL_COPY_FROM && !mb->error_code) {
+  if (st == STRATA_MB_CONTROL_DONE && strata__ctl_has(mb->command, STRATA_CTLF_REPLY_BLOB) &&
+      !mb->error_code) {
     out->blob_len = (uint32_t)mb->arg[1];
     memcpy(out->blob, mb->blob, out->blob_len);
   }
