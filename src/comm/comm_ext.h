@@ -99,6 +99,10 @@ typedef struct strata__hdom_req {
   char gw_name[64];
 } strata__hdom_req;
 
+/* The comm layer's operations, carried by the engine's one extension control
+ * (STRATA_CTL_EXT, ext "comm"). */
+enum { STRATA__COMM_INIT = 1, STRATA__COMM_ALLOC_DOMAIN, STRATA__COMM_RELEASE_DOMAIN };
+
 /* The comm layer's extension ops (level_ext.h). */
 STRATA_HIDDEN const strata__ext_ops *strata__comm_ext_ops(void);
 

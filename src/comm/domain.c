@@ -70,13 +70,13 @@ static void unmap_domain(uint32_t domain) {
 static int child_control(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], const void *blob,
                          uint32_t blob_len, char *msg, size_t len) {
   if (!chip) return snprintf(msg, len, "domains are for chip children"), STRATA_EINVAL;
-  if (ctl == STRATA_CTL_COMM_INIT) {
+  if (ctl == STRATA__COMM_INIT) {
     if (comm_kernel != UINT32_MAX) return 0;
     return strata_chip_register_kernel(chip, "strata.comm", strata__comm_kernel, STRATA_CORE_AIV,
                                        &comm_kernel);
   }
   if (arg[0] >= STRATA_COMM_MAX_DOMAINS) return STRATA_EINVAL;
-  if (ctl == STRATA_CTL_RELEASE_DOMAIN) return unmap_domain((uint32_t)arg[0]), 0;
+  if (ctl == STRATA__COMM_RELEASE_DOMAIN) return unmap_domain((uint32_t)arg[0]), 0;
   const hchip_blob *h = blob;
   if (blob_len == sizeof(*h) && h->magic == STRATA__HDOM_MAGIC) return map_domain(arg, h->seg, h, msg, len);
   char name[64];
@@ -130,10 +130,10 @@ static void release_one(strata_node *n, pcomm *pc, uint32_t d) {
   const uint64_t arg[4] = {d, 0, 0, 0};
   for (uint32_t i = 0; !pd->upper && i < pd->n; i++)
     if (strata__level_chip_alive(n, pd->chips[i]))
-      strata__ext_control(n, pd->chips[i], &comm_ops, STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, 1,
+      strata__ext_control(n, pd->chips[i], &comm_ops, STRATA__COMM_RELEASE_DOMAIN, arg, NULL, 0, 1,
                           NULL, NULL);
   for (uint32_t i = 0; pd->upper && i < pd->nworkers; i++) /* each node releases its part */
-    strata__ext_control(n, pd->workers[i], &comm_ops, STRATA_CTL_RELEASE_DOMAIN, arg, NULL, 0, 1,
+    strata__ext_control(n, pd->workers[i], &comm_ops, STRATA__COMM_RELEASE_DOMAIN, arg, NULL, 0, 1,
                         NULL, NULL);
   if (pd->hdr) strata__shm_unmap(pd->hdr, pd->bytes);
   memset(pd, 0, sizeof(*pd));
@@ -151,8 +151,13 @@ static void comm_close(strata_node *n, void *ctx) {
 static int worker_control(strata_node *w, uint32_t ctl, const uint64_t arg[4], const void *blob,
                           uint32_t blob_len, char *msg, size_t len);
 
+static const char *op_name(uint32_t op) {
+  return op == STRATA__COMM_INIT ? "COMM_INIT" : op == STRATA__COMM_ALLOC_DOMAIN ? "ALLOC_DOMAIN"
+         : op == STRATA__COMM_RELEASE_DOMAIN ? "RELEASE_DOMAIN" : "comm ?";
+}
+
 /* The comm layer as an extension of a level worker (level_ext.h). */
-static const strata__ext_ops comm_ops = {"comm", child_control, child_lost, comm_close,
+static const strata__ext_ops comm_ops = {"comm", op_name, child_control, child_lost, comm_close,
                                          worker_control};
 
 static pcomm *attach(strata_node *n) {
@@ -243,9 +248,9 @@ static int map_members(strata_node *n, pdomain *pd, uint32_t d, size_t window) {
       snprintf(hb.gw, sizeof(hb.gw), "%s", pd->h->gw_name);
       blob = &hb, blen = sizeof(hb);
     }
-    rc = member_control(n, pd->chips[i], STRATA_CTL_COMM_INIT, init, NULL, 0, NULL, NULL);
+    rc = member_control(n, pd->chips[i], STRATA__COMM_INIT, init, NULL, 0, NULL, NULL);
     if (rc == 0)
-      rc = member_control(n, pd->chips[i], STRATA_CTL_ALLOC_DOMAIN, arg, blob, blen, mapped, t);
+      rc = member_control(n, pd->chips[i], STRATA__COMM_ALLOC_DOMAIN, arg, blob, blen, mapped, t);
     else
       strata__free(t);
   }
@@ -308,12 +313,12 @@ static int worker_control(strata_node *w, uint32_t ctl, const uint64_t arg[4], c
   uint32_t d = (uint32_t)arg[0];
   if (!pc || d >= STRATA_COMM_MAX_DOMAINS)
     return snprintf(msg, len, "domain %u: out of memory or out of range", d), STRATA_EINVAL;
-  if (ctl == STRATA_CTL_RELEASE_DOMAIN) {
+  if (ctl == STRATA__COMM_RELEASE_DOMAIN) {
     if (pc->d[d].used) release_one(w, pc, d);
     return 0;
   }
   const strata__hdom_req *h = blob;
-  if (ctl != STRATA_CTL_ALLOC_DOMAIN || blob_len != sizeof(*h) || h->magic != STRATA__HDOM_MAGIC)
+  if (ctl != STRATA__COMM_ALLOC_DOMAIN || blob_len != sizeof(*h) || h->magic != STRATA__HDOM_MAGIC)
     return snprintf(msg, len, "control %u is not a domain control for a node", ctl), STRATA_EINVAL;
   if (!h->gw_name[0])
     return snprintf(msg, len, "a domain over chips of several nodes needs their ranks' "
@@ -385,7 +390,7 @@ static int upper_create(strata_node *n, const uint32_t *chips, uint32_t k, size_
   const uint64_t arg[4] = {d, 0, window, 0};
   for (uint32_t g = 0; rc == 0 && g < pd->nworkers; g++) {
     upper_node(n, pd, h, g);
-    rc = strata__ext_control(n, pd->workers[g], &comm_ops, STRATA_CTL_ALLOC_DOMAIN, arg, h,
+    rc = strata__ext_control(n, pd->workers[g], &comm_ops, STRATA__COMM_ALLOC_DOMAIN, arg, h,
                              sizeof(*h), 1, NULL, NULL);
   }
   strata__free(h);

@@ -300,11 +300,11 @@ static int control_ext(child_state *cs, char *msg, size_t len) {
   strata__mailbox *mb = cs->mb;
   const strata__ext_ops *ops = (const strata__ext_ops *)(uintptr_t)mb->ext;
   if (ops && ops->worker_control && cs->worker)
-    return ops->worker_control(cs->worker, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
+    return ops->worker_control(cs->worker, mb->ext_op, mb->arg, mb->blob, mb->blob_len, msg, len);
   if (!ops || !ops->child_control || !cs->chip)
-    return snprintf(msg, len, "control %u is an extension control for chip children",
-                    mb->command), STRATA_EINVAL;
-  return ops->child_control(cs->chip, mb->command, mb->arg, mb->blob, mb->blob_len, msg, len);
+    return snprintf(msg, len, "extension control %u of '%s' is for chip children", mb->ext_op,
+                    ops ? ops->name : "?"), STRATA_EINVAL;
+  return ops->child_control(cs->chip, mb->ext_op, mb->arg, mb->blob, mb->blob_len, msg, len);
 }
 
 static int control_memory(child_state *cs, char *msg, size_t len) {
@@ -367,7 +367,6 @@ static int control_prepare(child_state *cs, char *msg, size_t len) {
 
 /* ---- the control table (level_int.h) --------------------------------------------- */
 #define DEVICE_ROW(c, name, f) {c, name, f, control_memory, control_forward}
-#define EXT_ROW(c, name) {c, name, STRATA_CTLF_EXT, control_ext, NULL}
 static const strata__ctl_row ctl_table[] = {
     DEVICE_ROW(STRATA_CTL_MALLOC, "MALLOC", STRATA_CTLF_DEV_RESULT),
     DEVICE_ROW(STRATA_CTL_FREE, "FREE", STRATA_CTLF_DEV_ARG0),
@@ -375,9 +374,7 @@ static const strata__ctl_row ctl_table[] = {
     DEVICE_ROW(STRATA_CTL_COPY_FROM, "COPY_FROM", STRATA_CTLF_DEV_ARG0 | STRATA_CTLF_REPLY_BLOB),
     {STRATA_CTL_PREPARE, "PREPARE", 0, control_prepare, NULL},
     {STRATA_CTL_REGISTER, "REGISTER", STRATA_CTLF_FUNC_BLOB, control_register, NULL},
-    EXT_ROW(STRATA_CTL_COMM_INIT, "COMM_INIT"),
-    EXT_ROW(STRATA_CTL_ALLOC_DOMAIN, "ALLOC_DOMAIN"),
-    EXT_ROW(STRATA_CTL_RELEASE_DOMAIN, "RELEASE_DOMAIN"),
+    {STRATA_CTL_EXT, "EXT", STRATA_CTLF_EXT, control_ext, NULL}, /* routed by its extension */
 };
 
 const strata__ctl_row *strata__ctl_row_of(uint32_t ctl) {

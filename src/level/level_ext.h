@@ -35,13 +35,16 @@ enum strata__mbox_state {
   STRATA_MB_INIT_FAILED = 7
 };
 
-/* Extension controls (SPEC §3 names): to chip children, or to worker children
- * of an ops with worker_control. */
-enum { STRATA_CTL_COMM_INIT = 8, STRATA_CTL_ALLOC_DOMAIN = 9, STRATA_CTL_RELEASE_DOMAIN = 10 };
+/* The one generic control of extensions (SPEC §3.1): the request names its
+ * extension (ops, or its name across ranks) and the extension's own
+ * operation `op`; the engine routes it and knows no extension's controls. */
+enum { STRATA_CTL_EXT = 8 };
 
 typedef struct strata__ext_ops {
   const char *name;
-  /* child side, in a chip child: execute extension control `ctl` */
+  /* the name of operation op, for messages ("ALLOC_DOMAIN") */
+  const char *(*op_name)(uint32_t op);
+  /* child side, in a chip child: execute the extension's operation `ctl` */
   int (*child_control)(strata_chip *chip, uint32_t ctl, const uint64_t arg[4], const void *blob,
                        uint32_t blob_len, char *msg, size_t len);
   /* parent side: child `child` died; `close`: the worker is going away */
@@ -61,7 +64,7 @@ STRATA_HIDDEN int strata__ext_attach(strata_node *n, const strata__ext_ops *ops,
 /* The context attached with ops, or NULL. */
 STRATA_HIDDEN void *strata__ext_ctx(strata_node *n, const strata__ext_ops *ops);
 STRATA_HIDDEN void strata__ext_detach(strata_node *n, const strata__ext_ops *ops);
-/* Send extension control ctl to chip child `child`. wait = 1: run the loop
+/* Send the extension's operation ctl (STRATA_CTL_EXT, routed to ops) to child `child`. wait = 1: run the loop
  * until it is done and return its status; wait = 0: queue it (it is sent
  * once the child is ready and idle) and call done(n, ctx, status) later. */
 STRATA_HIDDEN int strata__ext_control(strata_node *n, uint32_t child, const strata__ext_ops *ops,
@@ -99,7 +102,7 @@ STRATA_HIDDEN uint32_t strata__level_chips(const strata_node *n);
 /* Format of a mailbox and of strata__mbox_msg, task records included
  * (3: task arguments sized to content, level/pargs.c). A child checks its
  * mailbox's at start; a rank sends its own with INIT_DONE (arg[3]). */
-#define STRATA__MSG_VERSION 3u
+#define STRATA__MSG_VERSION 4u /* 4: one generic extension control (ext_op) */
 
 /* A mailbox request or reply as it travels (fixed header + blob_len bytes). */
 typedef struct strata__mbox_msg {
@@ -108,6 +111,7 @@ typedef struct strata__mbox_msg {
   int32_t error_code;
   uint64_t task_id, arg[4], result, elapsed_ns;
   char ext[16];          /* extension controls: the ops' name */
+  uint32_t ext_op;       /* ... and its operation */
   char errmsg[256];
   unsigned char blob[STRATA__MSG_BLOB_MAX];
 } strata__mbox_msg;

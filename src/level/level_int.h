@@ -97,6 +97,7 @@ typedef struct strata__mailbox {
   uint64_t task_id;
   uint64_t arg[4];                 /* control arguments (sizes, addresses) */
   uint64_t ext;                    /* extension controls: its ops (same image) */
+  uint32_t ext_op;                 /* ... and the extension's operation */
   uint32_t blob_len;
   /* reply: child writes before TASK_DONE / CONTROL_DONE / INIT_* (release) */
   _Alignas(64) int32_t error_code;
@@ -171,7 +172,8 @@ typedef struct strata__registry {
 typedef struct strata__ctl {
   uint32_t ctl, blob_len;
   uint64_t arg[4];
-  const strata__ext_ops *ext;      /* extension controls only */
+  const strata__ext_ops *ext;      /* extension controls only: the extension */
+  uint32_t ext_op;                 /* ... and its operation */
   const void *blob;                /* request payload (copied when sent) */
   void *out;                       /* COPY_FROM: where the reply payload goes */
   uint64_t result;

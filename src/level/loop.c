@@ -18,13 +18,19 @@
 
 #include "level/level_int.h"
 
+/* A control's name in messages: an extension's operation by its extension. */
+static const char *ctl_label(const strata__ctl *q) {
+  if (q->ext && q->ext->op_name) return q->ext->op_name(q->ext_op);
+  return strata__ctl_name(q->ctl);
+}
+
 /* ---- completing requests ---------------------------------------------------------- */
 static void ctl_finish(strata_node *n, uint32_t c, strata__ctl *q, int status, const char *msg) {
   char name[160];
   q->status = status;
   if (status)
     snprintf(q->msg, sizeof(q->msg), "%s: %s failed: %s", strata__child_name(n, c, name, sizeof(name)),
-             strata__ctl_name(q->ctl), msg[0] ? msg : strata_strerror(status));
+             ctl_label(q), msg[0] ? msg : strata_strerror(status));
   q->done = 1;
   if (q->cb) q->cb(n, q->cb_ctx, status);
   if (q->owned) strata__free(q);
@@ -134,7 +140,7 @@ void strata__child_lost(strata_node *n, uint32_t c, int status, const char *msg)
 static void lost_msg(strata_node *n, uint32_t c, int *status, char *msg, size_t len) {
   strata__child *ch = &n->child[c];
   char ctl[48];
-  snprintf(ctl, sizeof(ctl), "control %s", ch->ctl ? strata__ctl_name(ch->ctl->ctl) : "?");
+  snprintf(ctl, sizeof(ctl), "control %s", ch->ctl ? ctl_label(ch->ctl) : "?");
   const char *during = ch->busy == BUSY_TASK ? "a task" : ch->busy == BUSY_CTL ? ctl
                        : ch->ready ? "idle time" : "init";
   *status = STRATA_ENDPOINT_FAILURE;
@@ -365,7 +371,7 @@ static int ctl_done(strata_node *n, void *arg) {
 
 int strata__ctl_sync(strata_node *n, uint32_t c, strata__ctl *q) {
   char what[64];
-  snprintf(what, sizeof(what), "control %s", strata__ctl_name(q->ctl));
+  snprintf(what, sizeof(what), "control %s", ctl_label(q));
   strata__ctl_queue(n, c, q);
   /* the child may first finish a task: its deadline, then the control's */
   uint64_t deadline = strata__deadline_ms(n->cfg.task_timeout_ms) +

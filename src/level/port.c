@@ -126,6 +126,7 @@ int strata__port_take(strata_node *n, uint32_t c, strata__mbox_msg *m) {
   memcpy(m->blob, mb->blob, m->blob_len);
   const strata__ext_ops *ext = (const strata__ext_ops *)(uintptr_t)mb->ext;
   if (st == STRATA_MB_CONTROL_REQUEST && ext) snprintf(m->ext, sizeof(m->ext), "%s", ext->name);
+  m->ext_op = mb->ext_op;
   if (st == STRATA_MB_TASK_READY) map_args(n, m->blob, m->blob_len, 1);
   if (st == STRATA_MB_CONTROL_REQUEST && strata__ctl_has(m->command, STRATA_CTLF_DEV_ARG0))
     m->arg[0] = to_off(n, m->arg[0]);
@@ -265,6 +266,7 @@ void strata__mirror_post(strata_node *m, const strata__mbox_msg *msg, const stra
   mb->task_id = msg->task_id;
   memcpy(mb->arg, msg->arg, sizeof(mb->arg));
   mb->ext = (uint64_t)(uintptr_t)ext;
+  mb->ext_op = msg->ext_op;
   mb->blob_len = msg->blob_len;
   memcpy(mb->blob, msg->blob, msg->blob_len);
   if (msg->state == STRATA_MB_TASK_READY) map_args(m, mb->blob, mb->blob_len, 0);

@@ -34,6 +34,7 @@ void strata__post_control(strata_node *n, uint32_t c, const strata__ctl *q) {
   mb->command = q->ctl;
   memcpy(mb->arg, q->arg, sizeof(mb->arg));
   mb->ext = (uint64_t)(uintptr_t)q->ext;
+  mb->ext_op = q->ext_op;
   mb->blob_len = q->blob_len;
   if (q->blob && q->blob_len) memcpy(mb->blob, q->blob, q->blob_len);
   post(n, c, STRATA_MB_CONTROL_REQUEST);

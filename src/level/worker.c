@@ -327,14 +327,15 @@ int strata__ext_control(strata_node *n, uint32_t child, const strata__ext_ops *o
                         const uint64_t arg[4], const void *blob, uint32_t blob_len, int wait,
                         strata__ext_done_fn done, void *ctx) {
   if (wait) {
-    strata__ctl q = {.ctl = ctl, .ext = ops, .blob = blob, .blob_len = blob_len};
+    strata__ctl q = {.ctl = STRATA_CTL_EXT, .ext = ops, .ext_op = ctl, .blob = blob,
+                     .blob_len = blob_len};
     memcpy(q.arg, arg, sizeof(q.arg));
     return strata__ctl_sync(n, child, &q);
   }
   strata__ctl *q = strata__calloc(1, sizeof(*q) + blob_len);
   if (!q) return strata__fail(STRATA_ENOMEM, "out of memory queueing a control");
-  *q = (strata__ctl){.ctl = ctl, .ext = ops, .blob = q + 1, .blob_len = blob_len, .cb = done,
-                     .cb_ctx = ctx, .owned = 1};
+  *q = (strata__ctl){.ctl = STRATA_CTL_EXT, .ext = ops, .ext_op = ctl, .blob = q + 1,
+                     .blob_len = blob_len, .cb = done, .cb_ctx = ctx, .owned = 1};
   memcpy(q->arg, arg, sizeof(q->arg));
   if (blob_len) memcpy(q + 1, blob, blob_len);
   strata__ctl_queue(n, child, q);

@@ -77,9 +77,9 @@ int strata__gw_control(strata__mpi *st, strata__mbox_msg *m) {
   uint32_t d = (uint32_t)m->arg[0];
   struct strata__gw_table *t = table(st);
   if (!t || d >= GW_MAX_DOMAINS) return 0; /* the node answers with the error */
-  if (m->command == STRATA_CTL_RELEASE_DOMAIN) return drop(&t->s[d]), 0;
+  if (m->ext_op == STRATA__COMM_RELEASE_DOMAIN) return drop(&t->s[d]), 0;
   strata__hdom_req *h = (strata__hdom_req *)(void *)m->blob;
-  if (m->command != STRATA_CTL_ALLOC_DOMAIN || m->blob_len != sizeof(*h) ||
+  if (m->ext_op != STRATA__COMM_ALLOC_DOMAIN || m->blob_len != sizeof(*h) ||
       h->magic != STRATA__HDOM_MAGIC || h->nnodes > STRATA__GW_MAX_NODES)
     return 0;
   drop(&t->s[d]);
