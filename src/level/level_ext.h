@@ -111,10 +111,11 @@ typedef struct strata__mbox_msg {
   int32_t error_code;
   uint64_t task_id, arg[4], result, elapsed_ns;
   char ext[16];          /* extension controls: the ops' name */
-  uint32_t ext_op;       /* ... and its operation */
+  uint32_t ext_op, pad;  /* ... and its operation (pad: the blob stays 8-byte aligned) */
   char errmsg[256];
   unsigned char blob[STRATA__MSG_BLOB_MAX];
 } strata__mbox_msg;
+_Static_assert(offsetof(strata__mbox_msg, blob) % 8 == 0, "task records in the blob are aligned");
 
 typedef struct strata__remote_ops {
   const char *name;
