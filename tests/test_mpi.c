@@ -424,17 +424,20 @@ STRATA_TEST(l4_ranks_with_other_callables_fail_init) {
 }
 
 /* ---- failures name the rank ----------------------------------------------------- */
+/* Worker w sleeps ms on one chip (t[w]: a stand-in tensor on its node). */
+static void sleep_on(strata_node_orch *o, const strata_tensor *t, uint32_t w, uint64_t ms) {
+  strata_args a;
+  strata_args_init(&a);
+  strata_args_tensor(&a, STRATA_NO_DEP, &t[w]);
+  strata_args_scalar(&a, ms);
+  strata_args_scalar(&a, 1);
+  strata_node_submit_child(o, w, L_SLEEP, &a, NULL);
+}
+
 static void sleep_everywhere(strata_node_orch *o, void *arg) {
-  strata_tensor *t = arg;
   uint32_t workers = strata_node_chips(strata_node_orch_node(o)) / 2;
-  for (uint32_t w = 0; w < workers; w++) {
-    strata_args a;
-    strata_args_init(&a);
-    strata_args_tensor(&a, STRATA_NO_DEP, &t[w]);
-    strata_args_scalar(&a, 20000); /* ms: longer than the test lets it run */
-    strata_args_scalar(&a, 1);
-    strata_node_submit_child(o, w, L_SLEEP, &a, NULL);
-  }
+  for (uint32_t w = 0; w < workers; w++)
+    sleep_on(o, arg, w, 20000); /* ms: longer than the test lets it run */
 }
 
 /* Under mpirun with STRATA_FAULT_MPI=<kill|chip|stop|l3stop>:<last rank>:<ms>
@@ -479,14 +482,8 @@ STRATA_TEST(l4_kill_of_a_chip_on_another_rank_ends_the_run_naming_it) {
  * hosts is stopped mid-task; rank 0 warns at once, and the task deadline
  * names it as stopped (the rank's own process saw the stop), not as slow. */
 static void sleep_on_last(strata_node_orch *o, void *arg) {
-  strata_tensor *t = arg;
   uint32_t w = strata_node_chips(strata_node_orch_node(o)) / 2 - 1;
-  strata_args a;
-  strata_args_init(&a);
-  strata_args_tensor(&a, STRATA_NO_DEP, &t[w]);
-  strata_args_scalar(&a, 2500); /* ms: done by itself well before the deadline */
-  strata_args_scalar(&a, 1);
-  strata_node_submit_child(o, w, L_SLEEP, &a, NULL);
+  sleep_on(o, arg, w, 2500); /* ms: done by itself well before the deadline */
 }
 
 STRATA_TEST(l4_stopped_l3_worker_is_named_as_stopped) {
